@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Launcher: runs the bundle that `npm run build` (the root `prepare` step) writes to dist/.
+import { existsSync } from "node:fs";
+
+const bundle = new URL("../dist/agentlab-guest.mjs", import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write(
+    "agentlab-guest: dist/agentlab-guest.mjs is missing; run `npm run build` at the repository root\n",
+  );
+  process.exit(1);
+}
+await import(bundle.href);

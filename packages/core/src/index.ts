@@ -1,0 +1,1 @@
+export { type BuildInfo, buildInfo, versionLine } from "./version.js";

@@ -1,0 +1,2 @@
+process.stderr.write("fake Proxmox CLI: not implemented yet\n");
+process.exitCode = 255;
