@@ -60,8 +60,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   const connectHandler = connectNodeAdapter({
     routes(router) {
       options.connectRoutes(router);
-      servedServices = registeredServiceNames(router);
       registerHealthService(router, () => servedServices);
+      servedServices = registeredServiceNames(router);
     },
     interceptors: [
       createRequestContextInterceptor({ logger }),
@@ -128,12 +128,13 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     }
     dispatchByFirstBytes(socket, (protocol) => {
       if (protocol === "http2") {
+        // The session reads the bytes put back on the next tick; resuming here would drop them.
         h2Server.emit("connection", socket);
       } else {
         h1Connections.set(socket, { activeRequests: 0 });
         h1Server.emit("connection", socket);
+        socket.resume();
       }
-      socket.resume();
     });
   });
 
