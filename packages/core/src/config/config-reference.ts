@@ -40,13 +40,20 @@ export function renderConfigJsonSchema(): string {
 export function renderConfigReference(): string {
   const properties = (configJsonSchema().properties ?? {}) as Record<string, JsonSchemaProperty>;
   const rows = Object.entries(properties).map(([key, property]) => {
-    const fallback = property[DERIVED_DEFAULT_META] ?? (property.default === undefined ? "—" : undefined);
-    const shownDefault = fallback ?? `\`${JSON.stringify(property.default)}\``;
-    return `| \`${key}\` | ${escapeCell(shownDefault)} | ${escapeCell(describeType(property))} | ${escapeCell(property.description ?? "")} |`;
+    const derivedDefault = property[DERIVED_DEFAULT_META];
+    const shownDefault =
+      derivedDefault !== undefined
+        ? `\`${derivedDefault}\``
+        : property.default === undefined
+          ? "—"
+          : `\`${JSON.stringify(property.default)}\``;
+    return [`\`${key}\``, shownDefault, describeType(property), escapeText(property.description ?? "")];
   });
-  const deprecated = DEPRECATED_KEYS.map(
-    (d) => `| \`${d.key}\` | \`${d.replacement}\` | \`${d.key}: H\` becomes \`${d.example("H")}\` |`,
-  );
+  const deprecated = DEPRECATED_KEYS.map((d) => [
+    `\`${d.key}\``,
+    `\`${d.replacement}\``,
+    `\`${d.key}: H\` becomes \`${d.example("H")}\``,
+  ]);
   return [
     "# Configuration reference",
     "",
@@ -64,18 +71,14 @@ export function renderConfigReference(): string {
     "- Editors can validate the file with [`config.schema.json`](config.schema.json): add",
     "  `# yaml-language-server: $schema=<path to config.schema.json>` as its first line.",
     "",
-    "| Key | Default | Type | Meaning |",
-    "|---|---|---|---|",
-    ...rows,
+    ...markdownTable(["Key", "Default", "Type", "Meaning"], rows),
     "",
     "## Deprecated keys",
     "",
     "They still work, with a warning naming the replacement. Setting both the old and the new key to",
     "different values is an error.",
     "",
-    "| Key | Replacement | Conversion |",
-    "|---|---|---|",
-    ...deprecated,
+    ...markdownTable(["Key", "Replacement", "Conversion"], deprecated),
     "",
   ].join("\n");
 }
@@ -100,6 +103,16 @@ function describeType(property: JsonSchemaProperty): string {
   return property.type ?? "value";
 }
 
-function escapeCell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+/** Markdown emphasis characters in prose would be reformatted by biome; escape them. */
+function escapeText(text: string): string {
+  return text.replace(/([*_|<>])/g, "\\$1").replace(/\n/g, " ");
+}
+
+/** A table padded the way the formatter (biome) writes it, so the generated file is stable under it. */
+function markdownTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(" | ")} |`;
+  return [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)];
 }

@@ -105,13 +105,13 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       const { message, hint } = describeZodIssue(zodIssue, key, raw);
       report(key, message, hint);
     }
-    throw new ConfigError(issues, warnings);
+    throw new ConfigError(sortByLine(issues), warnings);
   }
   const config = resolveConfig(parsed.data, report, {
     readFile: (p) => fs.readFile(p),
     fromFile: file !== undefined,
   });
-  if (issues.length > 0) throw new ConfigError(issues, warnings);
+  if (issues.length > 0) throw new ConfigError(sortByLine(issues), warnings);
   return { config, warnings, sourcePath: file ? path : undefined };
 }
 
@@ -178,6 +178,11 @@ function readConfigFile(
   };
   const values = (doc.toJS() ?? {}) as Record<string, unknown>;
   return { values, lineOf };
+}
+
+/** File-level problems first, then in file order, as an editor would walk them. */
+function sortByLine(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
 type LineOf = (key: (string | number)[]) => number | undefined;
@@ -275,7 +280,8 @@ function describeZodIssue(
     const expected = issue.code === "invalid_type" ? issue.expected : "a valid value";
     return { message: `${shown} is invalid: expected ${expected}`, hint: describeKey(key) };
   }
-  return { message: `${shown} ${issue.message}`, hint: describeKey(key) };
+  const reason = issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+  return { message: `${shown} is invalid: ${reason}`, hint: describeKey(key) };
 }
 
 /** The key's documented meaning, as a reminder of what it expects. */
