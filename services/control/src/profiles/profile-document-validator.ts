@@ -58,7 +58,10 @@ export function validateProfileDocument(input: ProfileDocumentInput): ProfileDoc
     return diagnostic;
   };
   const verdict = (name: string | undefined, writtenAt?: Map<string, KeyPath>): InvalidProfileDocument => {
-    const placed = findings.map((finding) => place(finding, writtenAt));
+    // In file order, as an operator reads the file; the sort is stable for findings on one key.
+    const placed = findings
+      .map((finding) => place(finding, writtenAt))
+      .sort((a, b) => a.line - b.line || a.column - b.column);
     return {
       valid: false,
       name,
