@@ -6,7 +6,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
  * grpc.health.v1.Health for one server: SERVING for the server itself ("") and for every service
  * registered on it; NOT_FOUND (Check) or SERVICE_UNKNOWN (Watch) for anything else.
  */
-export function registerHealthService(router: ConnectRouter, servingServices: () => ReadonlySet<string>): void {
+export function registerHealthService(
+  router: ConnectRouter,
+  servingServices: () => ReadonlySet<string>,
+  /** Aborted when the server shuts down: open Watch streams end instead of holding shutdown up. */
+  shutdown?: AbortSignal,
+): void {
   const statusOf = (service: string) =>
     service === "" || servingServices().has(service)
       ? HealthCheckResponse_ServingStatus.SERVING
@@ -23,8 +28,11 @@ export function registerHealthService(router: ConnectRouter, servingServices: ()
       yield { status: statusOf(req.service) };
       // Statuses never change while the server runs; hold the stream until the client or shutdown ends it.
       await new Promise<void>((resolve) => {
-        if (context.signal.aborted) resolve();
-        context.signal.addEventListener("abort", () => resolve(), { once: true });
+        for (const signal of [context.signal, shutdown]) {
+          if (!signal) continue;
+          if (signal.aborted) resolve();
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        }
       });
     },
   });

@@ -57,10 +57,11 @@ const HTTP1_IDLE_TIMEOUT_MS = 120_000;
 export async function listen(options: ListenOptions): Promise<Listener> {
   const logger = options.logger ?? pino({ level: "silent" });
   let servedServices = new Set<string>();
+  const shutdown = new AbortController();
   const connectHandler = connectNodeAdapter({
     routes(router) {
       options.connectRoutes(router);
-      registerHealthService(router, () => servedServices);
+      registerHealthService(router, () => servedServices, shutdown.signal);
       servedServices = registeredServiceNames(router);
     },
     interceptors: [
@@ -143,6 +144,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   async function close(): Promise<void> {
     if (closing) return;
     closing = true;
+    shutdown.abort();
     const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
     for (const session of h2Sessions) session.close();
     for (const [socket, connection] of h1Connections) {

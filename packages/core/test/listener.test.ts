@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPeerTransport, type Listener, listen } from "../src/index.js";
 
@@ -172,10 +173,14 @@ describe("listener lifecycle", () => {
     );
     await grpcJsCheck(grpcJs, "");
     await connectH2.check({ service: "" });
+    // An open Watch stream must end with the server, not hold close() up.
+    const watch = connectH2.watch({ service: "" })[Symbol.asyncIterator]();
+    expect((await watch.next()).value?.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     await connectH1.check({ service: "" });
     const silent = net.connect(listener.port ?? 0, "127.0.0.1");
     await new Promise((resolve) => silent.once("connect", resolve));
     await listener.close();
+    expect((await watch.next()).done).toBe(true);
     grpcJs.close();
     silent.destroy();
   });
@@ -194,6 +199,27 @@ describe("listener lifecycle", () => {
     started.push(listener);
     expect(statSync(path).mode & 0o777).toBe(0o660);
     expect(await curl(["--unix-socket", path, "http://localhost/healthz"])).toBe("ok");
+  });
+
+  it("sets the socket's group when it exists and warns when it does not", async () => {
+    const groupFile = join(dir, "group");
+    writeFileSync(groupFile, "root:x:0:\nagentlab:x:4242:\n");
+    const path = join(dir, "grouped.sock");
+    started.push(await listen({ endpoint: { unix: { path, group: "agentlab" } }, connectRoutes: () => {}, groupFile }));
+    expect(statSync(path).gid).toBe(4242);
+
+    const warnings: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => warnings.push(line) });
+    const other = join(dir, "ungrouped.sock");
+    started.push(
+      await listen({
+        endpoint: { unix: { path: other, group: "nosuchgroup" } },
+        connectRoutes: () => {},
+        groupFile,
+        logger,
+      }),
+    );
+    expect(warnings.join("")).toContain("group nosuchgroup does not exist");
   });
 
   it("refuses a socket path another server answers on", async () => {
