@@ -17,6 +17,11 @@ export interface LaunchedSandbox {
   startTime: string;
 }
 
+/** A launcher this runner process spawned: its exit status is known once Node has reaped it. */
+export interface SpawnedSandbox extends LaunchedSandbox {
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -28,7 +33,7 @@ export async function launchSandbox(
   command: LauncherCommand,
   consoleLog: string,
   env: Record<string, string>,
-): Promise<LaunchedSandbox> {
+): Promise<SpawnedSandbox> {
   const logFd = openSync(consoleLog, "a", 0o600);
   try {
     const child = deps.spawn(command.file, command.args, {
@@ -47,6 +52,10 @@ export async function launchSandbox(
         hint: "check that the isolation tool is installed and executable",
       });
     });
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+    });
     child.on("error", () => {});
     child.unref();
     const stat = child.pid === undefined ? undefined : readProcStat(child.pid);
@@ -55,7 +64,7 @@ export async function launchSandbox(
         hint: `see ${consoleLog}`,
       });
     }
-    return { pid: child.pid, startTime: stat.startTime };
+    return { pid: child.pid, startTime: stat.startTime, exitStatus: () => exit };
   } finally {
     closeSync(logFd);
   }
@@ -97,17 +106,26 @@ export async function waitUntilSandboxed(
   deps: SandboxProcessDeps,
   ctx: CallContext,
   vmid: number,
-  launcher: LaunchedSandbox,
+  launcher: SpawnedSandbox,
   hostUid: number,
   consoleLog: string,
 ): Promise<void> {
   for (;;) {
     if (findSandboxedProcess(launcher, hostUid)) return;
-    if (!isProcessAlive(launcher.pid, launcher.startTime)) {
-      throw new BackendError("task_failed", `sandbox ${vmid} exited during setup: ${lastLines(consoleLog, 5)}`, {
-        vmid,
-        hint: `see ${consoleLog}`,
-      });
+    const exit = launcher.exitStatus();
+    // A guest may legitimately finish before we look: exit 0 means it ran; anything else is a failure
+    // of the launcher's setup or of the guest itself, and the console log says which.
+    if (exit?.code === 0) return;
+    if (exit) {
+      const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+      throw new BackendError(
+        "task_failed",
+        `sandbox ${vmid} exited during start (${how}): ${lastLines(consoleLog, 5)}`,
+        {
+          vmid,
+          hint: `see ${consoleLog}`,
+        },
+      );
     }
     assertBeforeDeadline(deps, ctx, `waiting for sandbox ${vmid} to start`);
     await sleep(deps.pollIntervalMs);
