@@ -22,6 +22,11 @@ export interface MigrateOptions {
   readonly clock: Clock;
   /** Free-disk probe, injected so tests can simulate a full disk. */
   readonly freeBytes?: (dir: string) => number;
+  /**
+   * false skips the pre-migration backup (benchmarks, throwaway copies). Production never passes
+   * it: the backup is the only way back from a forward-only schema.
+   */
+  readonly takeBackup?: boolean;
   /** List pending migrations and change nothing: no backup, no table, no prune. */
   readonly dryRun?: boolean;
   /** Defaults to this binary's list; tests inject failing migrations. */
@@ -89,7 +94,7 @@ export async function migrate(db: SqliteDatabase, options: MigrateOptions): Prom
   // A database with no recorded migration holds nothing to lose; every other one is backed up.
   let backupPath: string | undefined;
   let prunedBackups: string[] = [];
-  if (plan.current > 0) {
+  if (plan.current > 0 && options.takeBackup !== false) {
     mkdirSync(backupDir, { recursive: true });
     backupPath = (await backupConnection(db, preMigrationBackupPath(options.dbPath, backupDir, now, plan.current)))
       .path;
