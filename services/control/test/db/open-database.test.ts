@@ -1,7 +1,9 @@
 import { existsSync, statSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SchemaRefusedError } from "../../src/db/migration-errors.js";
 import { migrate } from "../../src/db/migration-runner.js";
 import { closeDatabase, openDatabase } from "../../src/db/open-database.js";
+import { openMigratedDatabase } from "../../src/db/open-migrated-database.js";
 import { countSandboxesByState, integrityCheck, schemaVersion } from "../../src/db/status-queries.js";
 import { buildOriginalDatabase } from "./original-database-builder.js";
 import { ampleDisk, makeFakeClock, makeTempDir } from "./temp-database-dir.js";
@@ -52,5 +54,25 @@ describe("openDatabase / closeDatabase", () => {
     expect(broken.ok).toBe(false);
     expect(broken.messages[0]).toMatch(/foreign key violation: artifacts/);
     closeDatabase(db);
+  });
+});
+
+describe("openMigratedDatabase", () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => {
+    tmp = makeTempDir();
+  });
+  afterEach(() => tmp.remove());
+
+  it("opens at the latest schema, and on refusal closes the connection before throwing", async () => {
+    const clock = makeFakeClock("2025-03-01T00:00:00Z").clock;
+    const { db, migration } = await openMigratedDatabase({ dbPath: tmp.dbPath, clock, freeBytes: ampleDisk });
+    expect(migration.to).toBe(schemaVersion(db));
+    db.prepare("INSERT INTO schema_migrations VALUES (999, 'from_the_future', '2025-01-01T00:00:00.000Z')").run();
+    closeDatabase(db);
+    await expect(openMigratedDatabase({ dbPath: tmp.dbPath, clock, freeBytes: ampleDisk })).rejects.toThrow(
+      SchemaRefusedError,
+    );
+    expect(!existsSync(`${tmp.dbPath}-wal`) || statSync(`${tmp.dbPath}-wal`).size === 0).toBe(true);
   });
 });
