@@ -1,0 +1,78 @@
+/**
+ * The simulator's only source of time. Workers, lock waits, agent timing and the RRD cache all go
+ * through it, so a manual clock makes every test deterministic: nothing moves until `advance()`.
+ */
+export interface SimClock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Calls `fn` after `ms`; returns a cancel function. */
+  setTimer(ms: number, fn: () => void): () => void;
+  /** Resolves after `ms`. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface ManualClock extends SimClock {
+  /** Moves time forward, firing due timers in order and letting their continuations run. */
+  advance(ms: number): Promise<void>;
+  /** Timers not yet fired (for tests that wait until a worker is parked). */
+  pendingTimers(): number;
+}
+
+export function createRealClock(): SimClock {
+  return {
+    now: () => Date.now(),
+    setTimer(ms, fn) {
+      const handle = setTimeout(fn, Math.max(0, ms));
+      return () => clearTimeout(handle);
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  };
+}
+
+interface ManualTimer {
+  due: number;
+  seq: number;
+  fn: () => void;
+}
+
+/** Lets promise continuations (and the I/O they trigger) run before the next timer fires. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export function createManualClock(startMs = Date.UTC(2025, 0, 1)): ManualClock {
+  let now = startMs;
+  let seq = 0;
+  const timers = new Set<ManualTimer>();
+  const clock: ManualClock = {
+    now: () => now,
+    setTimer(ms, fn) {
+      const timer = { due: now + Math.max(0, ms), seq: seq++, fn };
+      timers.add(timer);
+      return () => {
+        timers.delete(timer);
+      };
+    },
+    sleep: (ms) => new Promise((resolve) => clock.setTimer(ms, resolve)),
+    async advance(ms) {
+      const target = now + Math.max(0, ms);
+      await settle();
+      for (;;) {
+        let next: ManualTimer | undefined;
+        for (const t of timers) {
+          if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))) next = t;
+        }
+        if (!next) break;
+        timers.delete(next);
+        now = Math.max(now, next.due);
+        next.fn();
+        await settle();
+        await settle();
+      }
+      now = target;
+      await settle();
+    },
+    pendingTimers: () => timers.size,
+  };
+  return clock;
+}

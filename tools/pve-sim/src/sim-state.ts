@@ -1,0 +1,159 @@
+import { FileLock } from "./file-lock.js";
+import { storageFlockPath, vmFlockPath } from "./pve-messages.js";
+import type { AgentBehaviour, StorageOptions } from "./sim-options.js";
+import type { SimTask } from "./task-runner.js";
+import type { VmConfig } from "./vm-config.js";
+
+/** The in-process model of one PVE node (reference/proxmox.md §5.2). */
+export type RunState = "stopped" | "running" | "paused";
+
+export interface SimVolume {
+  volid: string;
+  vmid: number;
+  sizeBytes: number;
+  /** For linked clones: the base volume this one depends on. */
+  base?: string;
+}
+
+export interface SimStorage {
+  id: string;
+  type: StorageOptions["type"];
+  shared: boolean;
+  content: Set<string>;
+  supportsLinkedClone: boolean;
+  supportsSnapshot: boolean;
+  allocMs: number | undefined;
+  totalBytes: number;
+  lock: FileLock;
+  volumes: Map<string, SimVolume>;
+}
+
+export interface SimSnapshot {
+  name: string;
+  snaptime: number;
+  description: string;
+  vmstate: boolean;
+  parent: string | undefined;
+  config: VmConfig;
+  runState: RunState;
+}
+
+export interface SimVm {
+  vmid: number;
+  config: VmConfig;
+  /** Changes waiting for the next start (non-hotpluggable keys on a running VM). */
+  pending: VmConfig;
+  pendingDelete: Set<string>;
+  runState: RunState;
+  bootedAt: number | undefined;
+  pid: number | undefined;
+  flock: FileLock;
+  snapshots: Map<string, SimSnapshot>;
+  parent: string | undefined;
+  agent: AgentBehaviour;
+  /** 198.51.100.0/24 (TEST-NET-2): nothing ever connects to it. */
+  ipv4: string;
+  owner: "seed" | "sim";
+  createdAt: number;
+}
+
+export interface RequestLogEntry {
+  seq: number;
+  time: number;
+  source: "api" | "cli";
+  method: string;
+  path: string;
+  params: Record<string, unknown>;
+  authId: string | undefined;
+  status: number;
+  reason: string;
+}
+
+export interface SimState {
+  node: string;
+  storages: Map<string, SimStorage>;
+  vms: Map<number, SimVm>;
+  /** `local:snippets/x.yaml` → contents (the control API's snippets; see also snippetsDir). */
+  snippets: Map<string, string>;
+  tasks: Map<string, SimTask>;
+  requests: RequestLogEntry[];
+  /** The VMID the last nextid call handed out (for the `nextIdStale` fault). */
+  lastNextId: number | undefined;
+  /** `/cluster/resources` RRD cache: name/status/template as of the last refresh. */
+  rrd: { refreshedAt: number; entries: Map<number, { name?: string; status: string; template: boolean }> };
+  /** VM flocks outlive VMs (the lock file stays on a real host). */
+  vmLocks: Map<number, FileLock>;
+}
+
+export function createStorage(options: StorageOptions): SimStorage {
+  const linkedDefault = options.type !== "lvm";
+  const snapshotDefault = options.type !== "lvm" && options.type !== "dir" && options.type !== "nfs";
+  return {
+    id: options.id,
+    type: options.type,
+    shared: options.shared ?? options.type === "nfs",
+    content: new Set(options.content),
+    supportsLinkedClone: options.supportsLinkedClone ?? linkedDefault,
+    supportsSnapshot: options.supportsSnapshot ?? snapshotDefault,
+    allocMs: options.allocMs,
+    totalBytes: options.totalBytes ?? 500 * 1024 ** 3,
+    lock: new FileLock(storageFlockPath(options.id)),
+    volumes: new Map(),
+  };
+}
+
+export function createSimState(node: string, storages: StorageOptions[]): SimState {
+  return {
+    node,
+    storages: new Map(storages.map((s) => [s.id, createStorage(s)])),
+    vms: new Map(),
+    snippets: new Map(),
+    tasks: new Map(),
+    requests: [],
+    lastNextId: undefined,
+    rrd: { refreshedAt: Number.NEGATIVE_INFINITY, entries: new Map() },
+    vmLocks: new Map(),
+  };
+}
+
+export function vmFlock(state: SimState, vmid: number): FileLock {
+  let lock = state.vmLocks.get(vmid);
+  if (!lock) {
+    lock = new FileLock(vmFlockPath(vmid));
+    state.vmLocks.set(vmid, lock);
+  }
+  return lock;
+}
+
+/** A serialisable view of the state for `GET /__sim/state` and assertions. */
+export function stateSnapshot(state: SimState): Record<string, unknown> {
+  return {
+    node: state.node,
+    storages: [...state.storages.values()].map((s) => ({
+      id: s.id,
+      type: s.type,
+      content: [...s.content].sort(),
+      lock: s.lock.snapshot(),
+      volumes: [...s.volumes.values()],
+    })),
+    vms: [...state.vms.values()].map((vm) => ({
+      vmid: vm.vmid,
+      config: Object.fromEntries(vm.config),
+      pending: Object.fromEntries(vm.pending),
+      runState: vm.runState,
+      lock: vm.config.get("lock"),
+      flock: vm.flock.snapshot(),
+      snapshots: [...vm.snapshots.keys()],
+      ipv4: vm.ipv4,
+      owner: vm.owner,
+    })),
+    snippets: Object.fromEntries(state.snippets),
+    tasks: [...state.tasks.values()].map((t) => ({
+      upid: t.upid,
+      type: t.type,
+      id: t.id,
+      status: t.status,
+      exitstatus: t.exitstatus,
+    })),
+  };
+}
