@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+import { PermissionDeniedError, ResourceExhaustedError } from "@agentlab/core/errors";
+import { RateLimiter } from "./rate-limiter.js";
+import { SubnetGuard } from "./subnet-guard.js";
+
+export interface GuestGuardOptions {
+  /** agent_subnet: one CIDR or several, comma-separated or as a list. */
+  agentSubnet: string | readonly string[];
+  /** artifact_rate_limit_qps / _burst; 0 disables. Applied per source address and per token. */
+  qps: number;
+  burst: number;
+  now?: () => number;
+}
+
+/**
+ * What every call on the guest listener passes before anything else happens: the source must be in
+ * agent_subnet, and neither the source nor the token may exceed the rate limit.
+ */
+export class GuestGuard {
+  private readonly subnet: SubnetGuard;
+  private readonly bySource: RateLimiter;
+  private readonly byToken: RateLimiter;
+
+  constructor(options: GuestGuardOptions) {
+    const cidrs =
+      typeof options.agentSubnet === "string"
+        ? options.agentSubnet
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : options.agentSubnet;
+    this.subnet = new SubnetGuard(cidrs);
+    const limits = { qps: options.qps, burst: options.burst, ...(options.now && { now: options.now }) };
+    this.bySource = new RateLimiter(limits);
+    this.byToken = new RateLimiter(limits);
+  }
+
+  checkSource(source: string | undefined): void {
+    if (!this.subnet.allows(source)) {
+      throw new PermissionDeniedError({
+        message: "source address is outside agent_subnet",
+        what: "source",
+        value: source ?? "unknown",
+        hint: `uploads are accepted only from ${this.subnet.cidrs.join(", ")}; check agent_subnet in the config`,
+      });
+    }
+    limited(this.bySource.take(source ?? ""), "source address", source ?? "unknown");
+  }
+
+  checkToken(token: string): void {
+    // Keyed by digest: the limiter's map should not be one more place holding live tokens.
+    const key = createHash("sha256").update(token).digest("hex");
+    limited(this.byToken.take(key), "upload token", "(redacted)");
+  }
+}
+
+function limited(decision: ReturnType<RateLimiter["take"]>, what: string, value: string): void {
+  if (decision.allowed) return;
+  throw new ResourceExhaustedError({
+    message: `too many requests for this ${what}`,
+    what,
+    value,
+    hint: `retry after ${decision.retryAfterSeconds} s (artifact_rate_limit_qps / artifact_rate_limit_burst)`,
+    retryAfterSeconds: decision.retryAfterSeconds,
+  });
+}
