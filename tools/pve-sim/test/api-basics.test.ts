@@ -22,7 +22,7 @@ describe("REST basics (reference/proxmox.md §1.1–§1.3)", () => {
     // nextid reserves nothing (rule 6).
     expect((await pveRequest(sim, "GET", "/cluster/nextid")).json).toEqual({ data: "100" });
     const nodes = await pveRequest(sim, "GET", "/nodes");
-    const [node] = nodes.json?.data as Array<Record<string, unknown>>;
+    const [node] = nodes.json!.data as Array<Record<string, unknown>>;
     expect(node).toMatchObject({ node: "pve", status: "online", ssl_fingerprint: sim.fingerprint });
     expect(sim.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     const taken = await pveRequest(sim, "GET", "/cluster/nextid?vmid=9000");
@@ -123,7 +123,7 @@ describe("REST basics (reference/proxmox.md §1.1–§1.3)", () => {
     expect(garbled.json?.errors).toEqual({ upid: "unable to parse worker upid" });
     expect(await finishTask(sim, upid)).toBe("OK");
     const log = await pveRequest(sim, "GET", `/nodes/pve/tasks/${encodeURIComponent(upid)}/log`);
-    const lines = (log.json?.data as Array<{ n: number; t: string }>).map((l) => l.t);
+    const lines = (log.json!.data as Array<{ n: number; t: string }>).map((l) => l.t);
     expect(lines).toContain("create linked clone of drive scsi0 (local-zfs:base-9000-disk-0)");
     expect(lines.at(-1)).toBe("TASK OK");
   });
