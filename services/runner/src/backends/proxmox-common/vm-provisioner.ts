@@ -1,0 +1,249 @@
+import type { CallContext, ProvisionSpec } from "../../backend.js";
+import { BackendError, isBackendError } from "../../backend-errors.js";
+import { checkDeadline, retryOnKinds, sleepWithinDeadline } from "./backoff.js";
+import type { ProxmoxCore } from "./proxmox-common-options.js";
+import type { PveConfig } from "./pve-driver.js";
+import { isLinkedCloneRefusal } from "./pve-errors.js";
+import { deleteSnippetsOf, validateHostname, type WrittenSnippet, writeSnippet } from "./snippet-writer.js";
+import { findVm, isOwned, read } from "./vm-guards.js";
+import {
+  bootDisk,
+  buildNet0,
+  configString,
+  diskStorage,
+  isSafeRequestId,
+  isTemplate,
+  parseDescriptionMarker,
+  renderDescription,
+  withTag,
+} from "./vm-config-fields.js";
+
+/**
+ * Provision = VMID free? → clone (linked when the template allows, full only when linked is refused)
+ * → wait for the task → snippet → configure → resize. reference/proxmox.md §1.5 clone, §3 pitfalls;
+ * agentlab-reference.md §8 item 24 (check the VMID is free; only destroy what we cloned).
+ */
+
+type Existing = "absent" | "ours" | "foreign";
+
+export function validateProvisionSpec(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): number {
+  const bad = (what: string, hint: string) => new BackendError("invalid_argument", what, { vmid: spec.vmid, hint });
+  if (!Number.isInteger(spec.vmid) || spec.vmid < 100 || spec.vmid > 999_999_999) {
+    throw bad(`VMID ${spec.vmid} is outside Proxmox's range`, "VMIDs run from 100 to 999999999 (reference/proxmox.md §1.1)");
+  }
+  if (spec.templateVmid === undefined || !Number.isInteger(spec.templateVmid) || spec.templateVmid < 100) {
+    throw bad(`template VMID ${String(spec.templateVmid)} is missing or invalid`, "set template_vmid in the profile");
+  }
+  validateHostname(spec.name);
+  if (spec.ownerTag.toLowerCase() !== core.ownerTag) {
+    throw bad(
+      `provision asked for ownership tag '${spec.ownerTag}' but this runner tags VMs '${core.ownerTag}'`,
+      "control and runner must share deployment_id",
+    );
+  }
+  if (!isSafeRequestId(ctx.requestId)) {
+    throw bad(`request id ${JSON.stringify(ctx.requestId)} has characters outside [A-Za-z0-9._:-]`, "use a UUID or similar");
+  }
+  if (spec.cores !== undefined && (!Number.isInteger(spec.cores) || spec.cores < 1)) {
+    throw bad(`cores must be an integer ≥ 1, got ${spec.cores}`, "fix resources.cores in the profile");
+  }
+  if (spec.memoryMb !== undefined && (!Number.isInteger(spec.memoryMb) || spec.memoryMb < 16)) {
+    throw bad(`memory must be an integer ≥ 16 MiB, got ${spec.memoryMb}`, "fix resources.memory_mb in the profile");
+  }
+  for (const [key, value] of [
+    ["network.bridge", spec.network.bridge],
+    ["network.model", spec.network.model],
+  ] as const) {
+    if (value !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(value)) {
+      throw bad(`${key} ${JSON.stringify(value)} is not a valid Proxmox identifier`, "use e.g. vmbr1 / virtio");
+    }
+  }
+  return spec.templateVmid;
+}
+
+/** Waits until a clone's `lock: clone` is gone; returns the final config, or undefined if the VM vanished. */
+async function waitCloneSettled(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<PveConfig | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const config = await findVm(core, ctx, vmid);
+    if (!config || configString(config, "lock") !== "clone") return config;
+    if (!(await sleepWithinDeadline(ctx, core.deps, core.taskPoll, attempt))) {
+      throw new BackendError("locked", `VM ${vmid} still carries 'lock: clone' at the deadline`, {
+        vmid,
+        hint: `if no clone task is running for VM ${vmid}, the lock leaked: run 'qm unlock ${vmid}' on the node, or destroy the VM`,
+      });
+    }
+  }
+}
+
+/**
+ * Who holds `vmid` now. A placeholder config with `lock: clone` carries no description yet (§1.5
+ * clone worker), so wait for it to settle before judging by the marker.
+ */
+async function whoHolds(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<Existing> {
+  const config = await waitCloneSettled(core, ctx, vmid);
+  if (!config) return "absent";
+  const marker = parseDescriptionMarker(configString(config, "description"));
+  return marker?.owner === core.ownerTag && marker.requestId === ctx.requestId ? "ours" : "foreign";
+}
+
+function alreadyExists(core: ProxmoxCore, vmid: number): BackendError {
+  return new BackendError("already_exists", `VM ${vmid} already exists on the Proxmox node`, {
+    vmid,
+    hint: "control allocates another VMID and retries (reference/proxmox.md §3 VMID races)",
+  });
+}
+
+/** Clone with retries. Returns once the clone task has finished and the VM exists. */
+async function cloneVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec, templateVmid: number, linked: boolean) {
+  let full = !linked;
+  const description = renderDescription(spec.description, { owner: core.ownerTag, requestId: ctx.requestId });
+  for (let attempt = 0; ; attempt++) {
+    checkDeadline(ctx, core.deps, `clone of template ${templateVmid} to VM ${spec.vmid}`);
+    let failure: BackendError;
+    try {
+      await core.driver.clone(ctx, { templateVmid, newVmid: spec.vmid, name: spec.name, full, description });
+      return;
+    } catch (err) {
+      if (!isBackendError(err)) throw err;
+      failure = err;
+    }
+    if (!full && isLinkedCloneRefusal(failure.message)) {
+      // §1.5/§3: storage (or source) cannot clone base volumes. Fall back to a full clone, after
+      // removing a residual VM only if it is ours.
+      core.deps.log.warn("linked clone refused; falling back to a full clone", {
+        vmid: spec.vmid,
+        template: templateVmid,
+        reason: failure.message,
+      });
+      const residual = await findVm(core, ctx, spec.vmid);
+      if (residual) {
+        if (!isOwned(core, residual)) throw alreadyExists(core, spec.vmid);
+        await core.driver.destroy(ctx, spec.vmid).catch(() => undefined);
+      }
+      full = true;
+      continue;
+    }
+    if (failure.kind === "unreachable" || failure.kind === "already_exists") {
+      // Never re-send a clone blindly (§5.7 scenario 11): the POST may have arrived. Give the worker
+      // time to write its placeholder config, then look.
+      if (failure.kind === "unreachable") await core.deps.sleep(core.cloneRecheckGraceMs, ctx.signal).catch(() => undefined);
+      const holder = await whoHolds(core, ctx, spec.vmid);
+      if (holder === "ours") return;
+      if (holder === "foreign") throw alreadyExists(core, spec.vmid);
+      if (failure.kind === "already_exists") continue; // it was there and vanished: try again
+    } else if (failure.kind !== "lock_timeout" && failure.kind !== "locked") {
+      throw failure;
+    }
+    // Lock contention (`clone failed: can't lock file …`, or the template is `lock:`ed): PVE removed
+    // the half-made clone itself; back off with jitter and try again within the deadline.
+    if (!(await sleepWithinDeadline(ctx, core.deps, core.lockRetry, attempt))) throw failure;
+  }
+}
+
+async function configureVm(
+  core: ProxmoxCore,
+  ctx: CallContext,
+  spec: ProvisionSpec,
+  snippet: WrittenSnippet,
+): Promise<PveConfig> {
+  const config = await read(core, ctx, () => core.driver.getConfig(ctx, spec.vmid));
+  const values: Record<string, string> = {
+    net0: buildNet0(configString(config, "net0"), {
+      ...(spec.network.model ? { model: spec.network.model } : {}),
+      ...(spec.network.bridge ? { bridge: spec.network.bridge } : {}),
+      firewall: spec.network.firewallGroup !== undefined,
+    }),
+    ipconfig0: "ip=dhcp",
+    cicustom: `user=${snippet.volid}`,
+    tags: withTag(configString(config, "tags"), core.ownerTag),
+    description: renderDescription(spec.description, { owner: core.ownerTag, requestId: ctx.requestId }),
+  };
+  if (spec.cores !== undefined) values.cores = String(spec.cores);
+  if (spec.memoryMb !== undefined) values.memory = String(spec.memoryMb);
+  // PUT config is idempotent: retrying it after a lost answer is safe.
+  await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
+    core.driver.setConfig(ctx, spec.vmid, values),
+  );
+  return config;
+}
+
+async function resizeIfAsked(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec, config: PveConfig) {
+  if (spec.rootSizeGb === undefined) return;
+  const disk = bootDisk(config);
+  if (!disk) {
+    throw new BackendError("invalid_argument", `VM ${spec.vmid} has no boot disk to grow to ${spec.rootSizeGb} GiB`, {
+      vmid: spec.vmid,
+      hint: "give the template a boot disk (scsi0) or drop root_size_gb from the profile",
+    });
+  }
+  if (disk.sizeGb !== undefined && disk.sizeGb >= spec.rootSizeGb) return;
+  await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout"], () =>
+    core.driver.resize(ctx, spec.vmid, disk.key, `${spec.rootSizeGb}G`),
+  );
+}
+
+/** Best-effort removal of what this provision created, with its own grace period. */
+async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<void> {
+  const cleanupCtx: CallContext = { requestId: `${ctx.requestId}:cleanup`, deadline: core.deps.now() + core.cleanupGraceMs };
+  try {
+    const config = await findVm(core, cleanupCtx, vmid);
+    if (config && isOwned(core, config)) {
+      await retryOnKinds(cleanupCtx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
+        core.driver.destroy(cleanupCtx, vmid).catch((err) => {
+          if (!isBackendError(err, "not_found")) throw err;
+        }),
+      );
+    }
+  } catch (err) {
+    core.deps.log.warn("cleanup after a failed provision did not finish; the orphan sweep will retry", {
+      vmid,
+      error: String(err),
+    });
+  }
+  await deleteSnippetsOf(core.snippets, vmid).catch(() => undefined);
+}
+
+export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): Promise<void> {
+  const templateVmid = validateProvisionSpec(core, ctx, spec);
+  const existing = await findVm(core, ctx, spec.vmid);
+  let cloned = false;
+  if (existing) {
+    // A retry of this very request (maybe after a runner restart) finds its own clone: resume.
+    const holder = await whoHolds(core, ctx, spec.vmid);
+    if (holder === "foreign") throw alreadyExists(core, spec.vmid);
+    cloned = holder === "ours";
+  }
+  if (!cloned) {
+    const template = await findVm(core, ctx, templateVmid);
+    if (!template) {
+      throw new BackendError("not_found", `template VM ${templateVmid} does not exist on the Proxmox node`, {
+        vmid: templateVmid,
+        hint: "fix the profile's template_vmid, or run ValidateTemplate to see what the template needs",
+      });
+    }
+    const disk = bootDisk(template);
+    const storage = (disk && diskStorage(template, disk.key)) ?? "unknown-storage";
+    const release = await core.limiter.acquire(`${templateVmid}@${storage}`, {
+      deadline: ctx.deadline,
+      now: core.deps.now,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    try {
+      // Linked only from a template (§1.5: `full` defaults to 0 for templates, 1 otherwise).
+      await cloneVm(core, ctx, spec, templateVmid, isTemplate(template));
+    } finally {
+      release();
+    }
+  }
+  try {
+    const settled = await waitCloneSettled(core, ctx, spec.vmid);
+    if (!settled) throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, { vmid: spec.vmid });
+    await deleteSnippetsOf(core.snippets, spec.vmid); // a previous, interrupted attempt's file
+    const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
+    const config = await configureVm(core, ctx, spec, snippet);
+    await resizeIfAsked(core, ctx, spec, config);
+  } catch (err) {
+    await cleanupFailedProvision(core, ctx, spec.vmid);
+    throw err;
+  }
+}
