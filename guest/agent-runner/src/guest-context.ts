@@ -1,0 +1,38 @@
+import type { BootstrapFile } from "./bootstrap-file.js";
+import type { Spawner } from "./git-command.js";
+import type { GuestSettings } from "./guest-settings.js";
+import type { TransportFactory } from "./guest-transport.js";
+import type { RetryPolicy, Sleep } from "./retry-policy.js";
+
+/** Knobs with production defaults; tests shrink the waits. */
+export interface GuestTuning {
+  bootstrapRetry: RetryPolicy;
+  reportRetry: RetryPolicy;
+  uploadRetry: RetryPolicy;
+  /** How often buffered output is sent to control. */
+  logFlushIntervalMs: number;
+  /** Overrides the job's ttl_minutes (tests use milliseconds). */
+  agentTtlMs?: number;
+  /** Overrides AGENTLAB_KILL_GRACE_SECONDS. */
+  killGraceMs?: number;
+  /** Overrides the payload's heartbeat_interval_seconds. */
+  heartbeatIntervalMs?: number;
+}
+
+/** The guest's dependencies: everything a test may replace. */
+export interface GuestDeps {
+  env: NodeJS.ProcessEnv;
+  spawn: Spawner;
+  createTransport: TransportFactory;
+  sleep: Sleep;
+  now: () => number;
+  /** The runner's own log (journald through stderr). */
+  log: (line: string) => void;
+  tuning: GuestTuning;
+}
+
+/** What a job run knows before it starts. */
+export interface GuestContext extends GuestDeps {
+  settings: GuestSettings;
+  bootstrap: BootstrapFile;
+}
