@@ -80,11 +80,11 @@ function resolveClock(option: PveSimOptions["clock"]): SimClock {
   return option;
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    // Loopback only: the simulator is a test fixture, never a network service.
-    server.listen(port, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
+    // Loopback unless the binary's operator asked otherwise: the simulator is a test fixture.
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
 
@@ -116,7 +116,8 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
   const random = createSeededRandom(resolved.seed);
   const storageOptions = options.storages ?? defaultStorages(options.localSnippets ?? true);
   const state = createSimState(node, storageOptions);
-  const cert = createSimCertificate(node);
+  const host = options.host ?? "127.0.0.1";
+  const cert = createSimCertificate(node, host);
   const faults = createFaultInjector(random);
   const guests = createGuestLauncher(options.guestCommand, options.guestEnv);
   const tasks = new TaskRunner({
@@ -162,6 +163,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     state.requests.length = 0;
     state.lastNextId = undefined;
     state.rrd.refreshedAt = Number.NEGATIVE_INFINITY;
+    state.vmLocks.clear();
     state.storages = new Map(storageOptions.map((s) => [s.id, createStorage(s)]));
     seedAll();
   };
@@ -186,21 +188,23 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
   );
   const https = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => void listener(req, res));
   const servers: Server[] = [https];
+  const wildcard = host === "0.0.0.0" || host === "::";
+  const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   let port: number;
   let httpUrl: string | undefined;
   try {
-    port = await listen(https, options.port ?? 0);
+    port = await listen(https, options.port ?? 0, host);
     if (options.http) {
       const plain = createHttpServer((req, res) => void listener(req, res));
       servers.push(plain);
-      httpUrl = `http://127.0.0.1:${await listen(plain, 0)}/api2/json`;
+      httpUrl = `http://${urlHost}:${await listen(plain, 0, host)}/api2/json`;
     }
   } catch (err) {
     await Promise.all(servers.map(closeServer));
     cert.dispose();
     throw err;
   }
-  const baseUrl = `https://127.0.0.1:${port}`;
+  const baseUrl = `https://${urlHost}:${port}`;
   const [tokenId, tokenSecret] = Object.entries(tokens)[0] ?? [DEFAULT_TOKEN_ID, DEFAULT_TOKEN_SECRET];
   let closed = false;
   return {

@@ -1,6 +1,7 @@
 import { pveDie } from "./pve-error.js";
 import {
   alreadyRunning,
+  configMissing,
   configNotOnNode,
   shutdownPaused,
   shutdownTimeout,
@@ -80,7 +81,7 @@ function applyPending(vm: SimVm): void {
 /** The start worker body, shared by rollback with `start=1`. */
 export async function bootVm(sim: SimContext, ctx: TaskContext, vmid: number): Promise<void> {
   const vm = sim.state.vms.get(vmid);
-  if (!vm) throw pveDie(configNotOnNode(sim.state.node, vmid));
+  if (!vm) throw pveDie(configMissing(sim.state.node, vmid));
   if (isTemplate(vm)) throw pveDie(startTemplate);
   assertUnlocked(vm);
   if (vm.runState !== "stopped") throw pveDie(alreadyRunning(vmid));

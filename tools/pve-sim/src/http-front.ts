@@ -85,7 +85,6 @@ function parseParams(req: IncomingMessage, body: string, url: URL): { params: Re
 }
 
 export function createRequestListener(sim: SimContext, control: ControlHandler) {
-  let seq = 0;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const body = await readBody(req).catch(() => "");
@@ -96,7 +95,7 @@ export function createRequestListener(sim: SimContext, control: ControlHandler) 
     const method = (req.method ?? "GET").toUpperCase() as ApiCall["method"];
     const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) || "/" : url.pathname;
     const entry: RequestLogEntry = {
-      seq: ++seq,
+      seq: sim.state.requests.length + 1,
       time: sim.clock.now(),
       source: "api",
       method,

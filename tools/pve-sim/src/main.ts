@@ -61,11 +61,8 @@ async function main(): Promise<void> {
     return;
   }
   const { options, host } = parseFlags(process.argv.slice(2));
-  if (host !== undefined && host !== "127.0.0.1") {
-    // The library binds loopback only; other hosts are refused rather than silently ignored.
-    throw new Error(`pve-sim: --host ${host} is not supported; the simulator listens on 127.0.0.1 only`);
-  }
-  const sim = await createPveSim(options);
+  // 127.0.0.1 unless the operator names another address explicitly (e.g. compose staging).
+  const sim = await createPveSim(host !== undefined ? { ...options, host } : options);
   process.stdout.write(
     `${JSON.stringify({ url: sim.url, fingerprint: sim.fingerprint, token: sim.token, cliSecret: sim.controlSecret, cliEnv: sim.cliEnv, httpUrl: sim.httpUrl, pid: process.pid })}\n`,
   );

@@ -108,6 +108,11 @@ export interface PveSimOptions {
   nextIdRange?: { lower: number; upper: number };
   durations?: Partial<SimDurations>;
   port?: number;
+  /**
+   * Listen address. Default and normal use: 127.0.0.1. Only the `pve-sim` binary sets another one,
+   * when its operator passes `--host` explicitly (compose staging).
+   */
+  host?: string;
   /** Also serve plain HTTP (on its own port). */
   http?: boolean;
   /** Real directory backing `local:snippets/` (the shell backend writes there directly). */

@@ -18,7 +18,13 @@ export interface SimCertificate {
   dispose(): void;
 }
 
-export function createSimCertificate(nodeName: string): SimCertificate {
+/** An explicit non-loopback listen host also goes into the SANs. */
+function extraSan(host: string): string {
+  if (host === "127.0.0.1" || host === "::1" || host === "localhost" || host === "0.0.0.0" || host === "::") return "";
+  return /^[\d.]+$|:/.test(host) ? `,IP:${host}` : `,DNS:${host}`;
+}
+
+export function createSimCertificate(nodeName: string, host = "127.0.0.1"): SimCertificate {
   const dir = mkdtempSync(join(tmpdir(), "pve-sim-tls-"));
   const keyFile = join(dir, "pve-ssl.key");
   const certFile = join(dir, "pve-ssl.pem");
@@ -42,7 +48,7 @@ export function createSimCertificate(nodeName: string): SimCertificate {
         "-subj",
         `/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN=${nodeName}.pve-sim`,
         "-addext",
-        `subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:${nodeName}`,
+        `subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:${nodeName}${extraSan(host)}`,
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
