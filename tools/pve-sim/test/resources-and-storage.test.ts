@@ -44,9 +44,8 @@ describe("cluster resources, pending config, storage features (reference/proxmox
     expect(current.description).toBe("hello");
     await finishTask(sim, await post(sim, "/nodes/pve/qemu/100/status/stop"));
     await finishTask(sim, await post(sim, "/nodes/pve/qemu/100/status/start"));
-    expect(((await pveRequest(sim, "GET", "/nodes/pve/qemu/100/config?current=1")).json?.data as Resource).cores).toBe(
-      6,
-    );
+    const restarted = await pveRequest(sim, "GET", "/nodes/pve/qemu/100/config?current=1");
+    expect((restarted.json!.data as Resource).cores).toBe(6);
   });
 
   it("POST config returns null within background_delay, a UPID otherwise", async () => {
