@@ -58,6 +58,22 @@ export const configFileSchema = z.object({
   artifacts_socket: absolutePath()
     .optional()
     .meta(derived("The artifacts service's Unix socket (downloads, internal calls)", "<run_dir>/artifacts.sock")),
+  guest_socket: absolutePath()
+    .optional()
+    .meta(
+      derived(
+        "Control's guest API as a Unix socket, mounted into local sandboxes at /run/agentlab/control.sock",
+        "<run_dir>/guest.sock",
+      ),
+    ),
+  artifacts_guest_socket: absolutePath()
+    .optional()
+    .meta(
+      derived(
+        "The artifacts upload API as a Unix socket, mounted into local sandboxes at /run/agentlab/artifacts.sock",
+        "<run_dir>/artifacts-guest.sock",
+      ),
+    ),
   runners: z
     .array(runnerEntrySchema)
     .min(1, "must list at least one runner")
@@ -157,10 +173,32 @@ export const configFileSchema = z.object({
     .describe("SSH public key installed in every sandbox; excludes ssh_public_key_path"),
   ssh_public_key_path: absolutePath().optional().describe("File holding the SSH public key, read at load"),
   provisioning_timeout: duration().default("10m").describe("Deadline for a sandbox to go from REQUESTED to READY"),
+  requested_timeout: duration()
+    .default("10m")
+    .describe("Deadline for a sandbox to leave REQUESTED (reach a runner) before it fails"),
   boot_timeout: duration().default("5m").describe("Deadline for a started VM to report a guest IP (BOOTING to READY)"),
   guest_heartbeat_timeout: duration()
     .default("5m")
     .describe("A running job whose guest sends nothing for this long fails as guest lost"),
+  job_cancel_grace: duration()
+    .default("2m")
+    .describe("After a cancel, how long the guest has to stop before its sandbox is destroyed"),
+  job_upload_grace: duration()
+    .default("15m")
+    .describe("Added to a job's TTL for its sandbox lease and upload tokens: time to collect and upload results"),
+  job_log_max_bytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(16 * 1024 * 1024)
+    .describe("Log bytes kept per job in the database for WatchJob (the full log is always in the artifacts)"),
+  orphan_sweep_max_destroys: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe("At most this many orphan VMs (our tag, no live sandbox) are destroyed per reconciler sweep"),
+  reconcile_interval: duration().default("30s").describe("How often the lease, deadline and reconciler loops run"),
   max_active_sandboxes: z
     .number()
     .int()
@@ -232,6 +270,10 @@ export const CONFIG_KEYS = Object.keys(configFileSchema.shape) as ConfigKey[];
 export const DURATION_KEYS = [
   "proxmox_command_timeout",
   "provisioning_timeout",
+  "requested_timeout",
+  "job_cancel_grace",
+  "job_upload_grace",
+  "reconcile_interval",
   "boot_timeout",
   "guest_heartbeat_timeout",
 ] as const satisfies readonly ConfigKey[];

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { ConfigFileValues } from "./config-schema.js";
+import { type ConfigFileValues, DURATION_KEYS } from "./config-schema.js";
 import { parseDuration } from "./duration.js";
 import {
   type Cidr,
@@ -12,7 +12,7 @@ import {
   parseHostPort,
 } from "./network-address.js";
 
-type DurationKey = "proxmox_command_timeout" | "provisioning_timeout" | "boot_timeout" | "guest_heartbeat_timeout";
+type DurationKey = (typeof DURATION_KEYS)[number];
 type DerivedKey =
   | "db_path"
   | "artifact_dir"
@@ -20,6 +20,8 @@ type DerivedKey =
   | "socket_path"
   | "runner_socket"
   | "artifacts_socket"
+  | "guest_socket"
+  | "artifacts_guest_socket"
   | "runners"
   | "controller_url"
   | "artifact_upload_url"
@@ -85,17 +87,14 @@ export function resolveConfig(
     socket_path: values.socket_path ?? join(values.run_dir, "agentlabd.sock"),
     runner_socket: runnerSocket,
     artifacts_socket: values.artifacts_socket ?? join(values.run_dir, "artifacts.sock"),
+    guest_socket: values.guest_socket ?? join(values.run_dir, "guest.sock"),
+    artifacts_guest_socket: values.artifacts_guest_socket ?? join(values.run_dir, "artifacts-guest.sock"),
     runners,
   };
 }
 
 function resolveDurations(values: ConfigFileValues, report: ReportIssue): Record<DurationKey, number> {
-  const keys: DurationKey[] = [
-    "proxmox_command_timeout",
-    "provisioning_timeout",
-    "boot_timeout",
-    "guest_heartbeat_timeout",
-  ];
+  const keys: readonly DurationKey[] = DURATION_KEYS;
   const result = {} as Record<DurationKey, number>;
   for (const key of keys) {
     const ms = parseDuration(values[key]);
