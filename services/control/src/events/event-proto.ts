@@ -1,7 +1,8 @@
 /** Stored events as contract messages. */
+
+import { type Event, EventSchema } from "@agentlab/api";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type Event, EventSchema } from "@agentlab/api";
 import { parseTimestamp } from "../db/timestamps.js";
 import type { StoredEvent } from "./event-store.js";
 
