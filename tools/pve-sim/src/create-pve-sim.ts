@@ -11,7 +11,7 @@ import { createFaultInjector, type FaultInjector } from "./fault-injector.js";
 import { createGuestLauncher } from "./guest-launcher.js";
 import { createRequestListener } from "./http-front.js";
 import { createSeededRandom } from "./seeded-random.js";
-import { createManualClock, createRealClock, type ManualClock, type SimClock } from "./sim-clock.js";
+import { createManualClock, createRealClock, type ManualClock, type SimClock, trackTimers } from "./sim-clock.js";
 import type { SimContext } from "./sim-context.js";
 import {
   DEFAULT_DURATIONS,
@@ -112,7 +112,8 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     controlSecret: options.controlSecret ?? randomBytes(16).toString("hex"),
     cliRequireRoot: options.cliRequireRoot ?? true,
   };
-  const clock = resolveClock(options.clock);
+  const timers = trackTimers(resolveClock(options.clock));
+  const clock = timers.clock;
   const random = createSeededRandom(resolved.seed);
   const storageOptions = options.storages ?? defaultStorages(options.localSnippets ?? true);
   const state = createSimState(node, storageOptions);
@@ -240,6 +241,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
       await Promise.all(servers.map(closeServer));
       await tasks.abortAll();
       await guests.stopAll();
+      timers.cancelAll();
       cert.dispose();
     },
   };

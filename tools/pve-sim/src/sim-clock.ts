@@ -76,3 +76,35 @@ export function createManualClock(startMs = Date.UTC(2025, 0, 1)): ManualClock {
   };
   return clock;
 }
+
+/**
+ * Wraps a clock so that `cancelAll()` drops every timer the simulator still has pending (close()
+ * must not leave timers holding the event loop); a manual clock keeps `advance`/`pendingTimers`.
+ */
+export function trackTimers<C extends SimClock>(clock: C): { clock: C; cancelAll(): void } {
+  const cancels = new Set<() => void>();
+  const setTimer = (ms: number, fn: () => void): (() => void) => {
+    const cancel = clock.setTimer(ms, () => {
+      cancels.delete(cancel);
+      fn();
+    });
+    cancels.add(cancel);
+    return () => {
+      cancels.delete(cancel);
+      cancel();
+    };
+  };
+  const tracked = Object.create(clock) as C;
+  Object.assign(tracked, {
+    now: () => clock.now(),
+    setTimer,
+    sleep: (ms: number) => new Promise<void>((resolve) => setTimer(ms, resolve)),
+  });
+  return {
+    clock: tracked,
+    cancelAll() {
+      for (const cancel of cancels) cancel();
+      cancels.clear();
+    },
+  };
+}
