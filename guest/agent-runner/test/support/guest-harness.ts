@@ -35,7 +35,6 @@ export interface HarnessOptions {
   control?: Omit<FakeControlOptions, "payload">;
   /** undefined payload → NOT_FOUND. */
   noJob?: boolean;
-  payload?: Partial<MessageInitShape<typeof FetchBootstrapResponseSchema>>;
   ref?: string;
 }
 
@@ -69,7 +68,6 @@ export async function setupHarness(cleanups: (() => void | Promise<void>)[], opt
         git: { token: GIT_TOKEN },
         heartbeatIntervalSeconds: 1,
         logStreamMaxBytes: 1n << 20n,
-        ...options.payload,
       };
   const control = await new FakeControl({ ...options.control, payload }).start();
   cleanups.push(() => control.close());
