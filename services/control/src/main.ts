@@ -1,9 +1,13 @@
-import { versionLine } from "@agentlab/core";
+/** `agentlab-control`: the control service alone (see service-commands.ts for the command line). */
+import { createLogger } from "@agentlab/core";
+import { startControl } from "./control-server.js";
+import { runServiceCommand } from "./service-commands.js";
 
-// Placeholder entry point: replaced when this binary is implemented.
-if (process.argv.includes("--version")) {
-  process.stdout.write(`${versionLine()}\n`);
-} else {
-  process.stderr.write("agentlab-control: not implemented yet\n");
-  process.exitCode = 1;
-}
+process.exitCode = await runServiceCommand(process.argv.slice(2), {
+  program: "agentlab-control",
+  async serve(config) {
+    const logger = createLogger({ service: "control", level: config.log_level });
+    const control = await startControl({ config, logger });
+    return { reload: () => control.reloadProfiles(), close: () => control.close() };
+  },
+});

@@ -333,8 +333,13 @@ export class SandboxLifecycle {
     return destroyed;
   }
 
-  /** Stops accepting work and waits for provisioning in progress (bounded by its own deadlines). */
+  /**
+   * At shutdown: interrupts provisioning in progress and waits for it to clean up. A sandbox that was
+   * half-built ends FAILED with the reason, exactly as the next start would have decided.
+   */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    const running = [...this.inFlight.values()];
+    for (const f of running) f.abort.abort(new Error("control is shutting down"));
+    await Promise.allSettled(running.map((f) => f.done));
   }
 }

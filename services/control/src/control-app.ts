@@ -1,0 +1,145 @@
+/**
+ * Control as a set of injected parts: database, clock, event bus, profiles, runners, the sandbox
+ * lifecycle and its loops, plus the routes each listener serves. No sockets here (see
+ * control-server.ts): tests build a whole control in one process around a fake clock.
+ */
+import type { AgentLabConfig, Logger } from "@agentlab/core";
+import type { ConnectRouter, Transport } from "@connectrpc/connect";
+import type { SqliteDatabase } from "./db/open-database.js";
+import type { Clock } from "./db/timestamps.js";
+import { EventBus } from "./events/event-bus.js";
+import { registerEventRoutes } from "./events/event-routes.js";
+import { expireLeases } from "./loops/lease-expiry.js";
+import { createPeriodicLoop, type LoopTimers, type PeriodicLoop } from "./loops/periodic-loop.js";
+import { SandboxReconciler } from "./loops/sandbox-reconciler.js";
+import { enforceStartingDeadlines } from "./loops/startup-deadlines.js";
+import type { ProfileRegistry } from "./profiles/profile-registry.js";
+import { registerProfileRoutes } from "./profiles/profile-routes.js";
+import { RunnerPool } from "./runners/runner-pool.js";
+import { SandboxLifecycle } from "./sandboxes/sandbox-lifecycle.js";
+import type { SandboxPolicy } from "./sandboxes/sandbox-policy.js";
+import { registerSandboxRoutes } from "./sandboxes/sandbox-routes.js";
+import { type ArtifactsPeer, probePeers } from "./system/peer-probe.js";
+import { registerSystemRoutes } from "./system/system-routes.js";
+import { registerWorkspaceRoutes } from "./workspaces/workspace-routes.js";
+
+export interface ControlAppOptions {
+  config: AgentLabConfig;
+  db: SqliteDatabase;
+  profiles: ProfileRegistry;
+  logger: Logger;
+  clock?: Clock;
+  timers?: LoopTimers;
+  /** How to reach a runner endpoint from `runners`. */
+  runnerTransport: (endpoint: string) => Transport;
+  /** The artifacts service, for status and retention deletes. */
+  artifacts?: ArtifactsPeer;
+  startedAt?: Date;
+}
+
+export interface ControlApp {
+  db: SqliteDatabase;
+  bus: EventBus;
+  clock: Clock;
+  profiles: ProfileRegistry;
+  runners: RunnerPool;
+  lifecycle: SandboxLifecycle;
+  reconciler: SandboxReconciler;
+  policy: SandboxPolicy;
+  /** CLI-facing services for socket_path (and control_listen). */
+  registerRoutes(router: ConnectRouter): void;
+  /** Startup recovery and background loops. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function sandboxPolicyFrom(config: AgentLabConfig): SandboxPolicy {
+  return {
+    deploymentId: config.deployment_id ?? "default",
+    provisioningTimeoutMs: config.provisioning_timeout,
+    bootTimeoutMs: config.boot_timeout,
+    requestedTimeoutMs: config.requested_timeout,
+    maxActiveSandboxes: config.max_active_sandboxes,
+    vmidAttempts: 5,
+    controllerUrl: config.controller_url,
+    // Long enough for a slow clone and boot; the guest fetches once, at its first start.
+    bootstrapTokenTtlMs: config.provisioning_timeout + config.boot_timeout + 10 * 60_000,
+  };
+}
+
+export function createControlApp(options: ControlAppOptions): ControlApp {
+  const { config, db, profiles, logger } = options;
+  const clock = options.clock ?? (() => new Date());
+  const bus = new EventBus();
+  const runners = new RunnerPool(config.runners, options.runnerTransport);
+  const policy = sandboxPolicyFrom(config);
+  const stateCtx = { db, bus, clock };
+  const lifecycle = new SandboxLifecycle({ ...stateCtx, runners, profiles, policy, logger });
+  const reconciler = new SandboxReconciler({
+    ...stateCtx,
+    runners,
+    lifecycle,
+    logger,
+    maxOrphanDestroys: config.orphan_sweep_max_destroys,
+  });
+  const startedAt = options.startedAt ?? clock();
+  const loopDeps = { ...stateCtx, lifecycle, runners, policy, logger };
+  const loops: PeriodicLoop[] = [
+    createPeriodicLoop({
+      name: "lease-expiry",
+      intervalMs: config.reconcile_interval,
+      run: () => expireLeases(loopDeps),
+      logger,
+      ...(options.timers ? { timers: options.timers } : {}),
+    }),
+    createPeriodicLoop({
+      name: "starting-deadlines",
+      intervalMs: config.reconcile_interval,
+      run: () => enforceStartingDeadlines(loopDeps),
+      logger,
+      ...(options.timers ? { timers: options.timers } : {}),
+    }),
+    createPeriodicLoop({
+      name: "reconciler",
+      intervalMs: config.reconcile_interval,
+      run: () => reconciler.sweep({ dryRun: false }),
+      logger,
+      ...(options.timers ? { timers: options.timers } : {}),
+    }),
+  ];
+
+  return {
+    db,
+    bus,
+    clock,
+    profiles,
+    runners,
+    lifecycle,
+    reconciler,
+    policy,
+    registerRoutes(router) {
+      registerSandboxRoutes(router, { db, lifecycle, reconciler });
+      registerWorkspaceRoutes(router, { db, bus, clock, runners });
+      registerProfileRoutes(router, { profiles });
+      registerEventRoutes(router, { db, bus });
+      registerSystemRoutes(router, {
+        db,
+        profiles,
+        startedAt,
+        deploymentId: policy.deploymentId,
+        databasePath: config.db_path,
+        sandboxBackend: config.sandbox_backend,
+        probePeers: () => probePeers(runners, options.artifacts),
+      });
+    },
+    async start() {
+      // Sandboxes left half-built by a previous process have no one working on them any more.
+      await enforceStartingDeadlines(loopDeps, { interrupted: true });
+      for (const loop of loops) loop.start();
+    },
+    async stop() {
+      await Promise.all(loops.map((l) => l.stop()));
+      await lifecycle.drain();
+    },
+  };
+}

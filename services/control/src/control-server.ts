@@ -1,0 +1,137 @@
+/**
+ * Control's process: opens and migrates the database, loads profiles, builds the app and binds its
+ * listeners — socket_path for the CLI and peers (file mode and group are the access control),
+ * guest_socket for local sandboxes, bootstrap_listen for Proxmox guests, control_listen (TCP, token)
+ * when configured.
+ */
+import type { AgentLabConfig, Listener, Logger } from "@agentlab/core";
+import { createPeerTransport, listen, parseHostPort } from "@agentlab/core";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createBearerAuthInterceptor } from "./auth/bearer-auth.js";
+import { type ControlApp, createControlApp } from "./control-app.js";
+import { closeDatabase } from "./db/open-database.js";
+import { openMigratedDatabase } from "./db/open-migrated-database.js";
+import type { Clock } from "./db/timestamps.js";
+import { ProfileRegistry } from "./profiles/profile-registry.js";
+
+export interface StartControlOptions {
+  config: AgentLabConfig;
+  logger: Logger;
+  clock?: Clock;
+  /** Operator-facing lines (backup path, applied migrations). */
+  log?: (line: string) => void;
+  /** Extra routes on socket_path (e.g. the artifact registry) and on the guest listeners. */
+  extraRoutes?: (app: ControlApp) => {
+    control?: (router: ConnectRouter) => void;
+    guest?: (router: ConnectRouter) => void;
+  };
+}
+
+export interface RunningControl {
+  app: ControlApp;
+  listeners: Listener[];
+  reloadProfiles(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Peers on TCP carry the internal token (DESIGN §2); Unix sockets need none. */
+export function peerTransportFor(config: AgentLabConfig) {
+  return (endpoint: string) => {
+    const interceptors: Interceptor[] = [];
+    const token = config.internal_token;
+    if (!endpoint.startsWith("unix://") && token) {
+      interceptors.push((next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      });
+    }
+    return createPeerTransport(endpoint, { protocol: "grpc", interceptors });
+  };
+}
+
+export async function startControl(options: StartControlOptions): Promise<RunningControl> {
+  const { config, logger } = options;
+  const clock = options.clock ?? (() => new Date());
+  const { db, migration } = await openMigratedDatabase({
+    dbPath: config.db_path,
+    clock,
+    log: options.log ?? ((line) => logger.info(line)),
+  });
+  if (migration.applied.length > 0) {
+    logger.info({ from: migration.from, to: migration.to, backup: migration.backupPath }, "database migrated");
+  }
+  const listeners: Listener[] = [];
+  let app: ControlApp | undefined;
+  try {
+    const profiles = new ProfileRegistry({
+      profilesDir: config.profiles_dir,
+      logger: { warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+    });
+    await profiles.load();
+    const transportFor = peerTransportFor(config);
+    app = createControlApp({
+      config,
+      db,
+      profiles,
+      logger,
+      clock,
+      runnerTransport: transportFor,
+      artifacts: {
+        endpoint: `unix://${config.artifacts_socket}`,
+        transport: transportFor(`unix://${config.artifacts_socket}`),
+      },
+    });
+    const ready = app;
+    const extra = options.extraRoutes?.(ready) ?? {};
+    const controlRoutes = (router: ConnectRouter) => {
+      ready.registerRoutes(router);
+      extra.control?.(router);
+    };
+    listeners.push(
+      await listen({
+        endpoint: { unix: { path: config.socket_path, mode: 0o660, group: "agentlab" } },
+        connectRoutes: controlRoutes,
+        logger,
+      }),
+    );
+    if (extra.guest) {
+      // Local sandboxes run as an unprivileged uid and reach this socket through a bind mount.
+      listeners.push(
+        await listen({
+          endpoint: { unix: { path: config.guest_socket, mode: 0o666 } },
+          connectRoutes: extra.guest,
+          logger,
+        }),
+      );
+    }
+    if (config.control_listen) {
+      const { host, port } = parseHostPort(config.control_listen) ?? { host: "127.0.0.1", port: 8845 };
+      const interceptors = config.control_auth_token
+        ? [createBearerAuthInterceptor(config.control_auth_token, "control_auth_token")]
+        : [];
+      listeners.push(
+        await listen({ endpoint: { tcp: { host, port } }, connectRoutes: controlRoutes, interceptors, logger }),
+      );
+    }
+    await ready.start();
+    logger.info({ socket: config.socket_path, schema: migration.to }, "control ready");
+    return {
+      app: ready,
+      listeners,
+      reloadProfiles: async () => {
+        const change = await ready.profiles.reload();
+        logger.info({ generation: change.generation, changed: change.changed }, "profiles reloaded");
+      },
+      close: async () => {
+        await Promise.allSettled(listeners.map((l) => l.close()));
+        await ready.stop();
+        closeDatabase(db);
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(listeners.map((l) => l.close()));
+    await app?.stop();
+    closeDatabase(db);
+    throw err;
+  }
+}
