@@ -21,6 +21,8 @@ export interface GitRunnerOptions {
   spawn: Spawner;
   /** Environment for git: the guest's, plus credentials and GIT_TERMINAL_PROMPT=0. */
   env: Record<string, string | undefined>;
+  /** Added to `env` for every command (credentials installed after the runner was made). */
+  extraEnv?: () => Record<string, string>;
   /** Hides secrets in error messages (a URL with a token in it, for example). */
   redact: (text: string) => string;
 }
@@ -32,7 +34,7 @@ export function createGitRunner(options: GitRunnerOptions): GitRunner {
     new Promise<string>((resolve, reject) => {
       const spawnOptions: SpawnOptions = {
         cwd,
-        env: { ...options.env, ...extraEnv, GIT_TERMINAL_PROMPT: "0" },
+        env: { ...options.env, ...options.extraEnv?.(), ...extraEnv, GIT_TERMINAL_PROMPT: "0" },
         stdio: ["ignore", stdout, "pipe"],
       };
       const child = options.spawn("git", [...SAFE_GIT_OPTIONS, ...args], spawnOptions);

@@ -108,9 +108,16 @@ export async function runJob(
     finalCommit: "",
     message: "",
   };
-  const gitEnv = await installGitCredentials(settings.secretsDir, payload.git);
-  const git = createGitRunner({ spawn: ctx.spawn, env: { ...ctx.env, ...gitEnv }, redact: (t) => redactor.redact(t) });
+  const gitEnv: Record<string, string> = { GIT_TERMINAL_PROMPT: "0" };
+  // Reads gitEnv when each command starts, so the credentials installed below are used.
+  const git = createGitRunner({
+    spawn: ctx.spawn,
+    env: ctx.env,
+    extraEnv: () => gitEnv,
+    redact: (t) => redactor.redact(t),
+  });
   try {
+    Object.assign(gitEnv, await installGitCredentials(settings.secretsDir, payload.git));
     phase = "cloning the repository";
     const checkout = await checkoutRepo({
       repoDir: settings.repoDir,
