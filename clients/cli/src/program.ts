@@ -1,7 +1,10 @@
 /** The `agentlab` command tree. main.ts runs it and turns errors into exit codes. */
 import { versionLine } from "@agentlab/core/version";
 import { Command, Option } from "commander";
+import { registerCompletionCommand } from "./commands/completion-command.js";
 import { registerEventsCommand } from "./commands/events-command.js";
+import { registerHealthCommand } from "./commands/health-command.js";
+import { registerJobCommands } from "./commands/job-command.js";
 import { registerProfileCommands } from "./commands/profile-command.js";
 import { registerSandboxCommands } from "./commands/sandbox-command.js";
 import { registerStatusCommand } from "./commands/status-command.js";
@@ -21,9 +24,12 @@ export function buildProgram(): Command {
     .enablePositionalOptions(false);
 
   registerStatusCommand(program);
+  registerJobCommands(program);
   registerSandboxCommands(program);
   registerWorkspaceCommands(program);
   registerProfileCommands(program);
   registerEventsCommand(program);
+  registerHealthCommand(program);
+  registerCompletionCommand(program);
   return program;
 }
