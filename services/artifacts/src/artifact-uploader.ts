@@ -2,11 +2,11 @@ import { type Artifact, ArtifactSchema } from "@agentlab/api";
 import { UnauthenticatedError } from "@agentlab/core/errors";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { ConnectError } from "@connectrpc/connect";
 import type { StagedFile } from "./artifact-store.js";
 import type { ArtifactsDeps } from "./artifacts-deps.js";
 import { resolveMime } from "./mime-type.js";
 import { baseName, checkJobId, sanitizeArtifactPath } from "./path-sanitizer.js";
+import { callRegistry, registryError } from "./registry-errors.js";
 import { type ExpectedContent, UploadTooLargeError, UploadVerifier } from "./upload-verifier.js";
 
 /** One upload as both front doors (UploadArtifact and POST /upload) describe it. */
@@ -50,9 +50,12 @@ export async function storeUpload(deps: ArtifactsDeps, input: UploadInput): Prom
   if (input.declaredSize !== undefined && input.declaredSize > deps.maxBytes) {
     throw new UploadTooLargeError(deps.maxBytes, input.declaredSize, "declared");
   }
-  const grant = await deps.registry.authorizeUpload(
-    { token: input.token, path, sourceAddress: input.sourceAddress },
-    input.signal ? { signal: input.signal } : {},
+  const grant = await callRegistry(
+    "AuthorizeUpload",
+    deps.registry.authorizeUpload(
+      { token: input.token, path, sourceAddress: input.sourceAddress },
+      input.signal ? { signal: input.signal } : {},
+    ),
   );
   const jobId = checkJobId(grant.jobId);
   const limit = grant.maxBytes > 0n ? Math.min(deps.maxBytes, Number(grant.maxBytes)) : deps.maxBytes;
@@ -84,14 +87,7 @@ export async function storeUpload(deps: ArtifactsDeps, input: UploadInput): Prom
   } catch (err) {
     // A file without its row would be invisible to downloads and retention: take it back.
     await staged.discard();
-    const cause = ConnectError.from(err);
-    throw new ConnectError(
-      `recording the artifact with control failed: ${cause.rawMessage}; the stored file was removed, retry the upload`,
-      cause.code,
-      cause.metadata,
-      undefined,
-      err,
-    );
+    throw registryError("RecordArtifact", err, "; the stored file was removed, retry the upload");
   }
   deps.logger?.info(
     { job_id: jobId, path, stored_path: staged.storedPath, size_bytes: verified.sizeBytes, sha256: verified.sha256 },

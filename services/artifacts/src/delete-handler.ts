@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { ArtifactsDeps } from "./artifacts-deps.js";
 import { checkJobId, checkStoredPath } from "./path-sanitizer.js";
+import { callRegistry } from "./registry-errors.js";
 
 export type DeleteArtifactsHandler = (
   req: DeleteArtifactsRequest,
@@ -72,7 +73,7 @@ async function resolveTargets(
       storedPath: checkStoredPath(storedPath, jobId),
     }));
   }
-  const listed = await deps.registry.listArtifacts({ jobId }, { signal });
+  const listed = await callRegistry("ListArtifacts", deps.registry.listArtifacts({ jobId }, { signal }));
   const wanted = new Set(req.artifactIds);
   const targets: Target[] = [];
   for (const row of listed.artifacts) {

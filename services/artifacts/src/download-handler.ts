@@ -8,6 +8,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { selectArtifact } from "./artifact-selector.js";
 import type { ArtifactsDeps } from "./artifacts-deps.js";
 import { checkJobId, checkStoredPath } from "./path-sanitizer.js";
+import { callRegistry } from "./registry-errors.js";
 
 /** Content message size: big enough to be cheap, small enough to keep memory flat. */
 export const DOWNLOAD_CHUNK_BYTES = 64 * 1024;
@@ -24,7 +25,10 @@ export type DownloadArtifactHandler = (
 export function createDownloadHandler(deps: ArtifactsDeps): DownloadArtifactHandler {
   return async function* downloadArtifact(req, context) {
     const jobId = checkJobId(req.jobId);
-    const listed = await deps.registry.listArtifacts({ jobId }, { signal: context.signal });
+    const listed = await callRegistry(
+      "ListArtifacts",
+      deps.registry.listArtifacts({ jobId }, { signal: context.signal }),
+    );
     const row = selectArtifact(jobId, listed.artifacts, req.selector);
     const artifact = row.artifact;
     if (!artifact) throw new Error("unreachable: selectArtifact returns rows with an artifact");

@@ -82,7 +82,20 @@ export async function listenGuest(options: GuestListenerOptions): Promise<GuestL
     }
     connectHandler(req, res);
   });
-  const h2Server = http2.createServer({ settings: { initialWindowSize: HTTP2_STREAM_WINDOW_BYTES } }, connectHandler);
+  const h2Server = http2.createServer({ settings: { initialWindowSize: HTTP2_STREAM_WINDOW_BYTES } }, (req, res) => {
+    // A refused upload is answered while the client is still sending. Reset such a stream once the
+    // answer (trailers) is queued, so the client stops sending and the stream does not linger until
+    // shutdown. CANCEL rather than RFC 9113's NO_ERROR: Node delays a NO_ERROR reset until the
+    // writable side reports 'finish', which does not happen while the peer keeps sending. The compat
+    // layer answers 'wantTrailers' first (registered earlier); the reset goes out on the next turn.
+    const stream = req.stream;
+    stream.once("wantTrailers", () =>
+      setImmediate(() => {
+        if (!req.readableEnded && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      }),
+    );
+    connectHandler(req, res);
+  });
   h2Server.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -103,9 +116,16 @@ export async function listenGuest(options: GuestListenerOptions): Promise<GuestL
       return;
     }
     dispatchByFirstBytes(socket, (protocol) => {
-      if (protocol === "http2") h2Sockets.add(socket);
-      (protocol === "http2" ? h2Server : h1Server).emit("connection", socket);
-      socket.resume();
+      if (protocol === "http2") {
+        // No resume() here: the HTTP/2 session feeds itself the bytes put back on the socket on the
+        // next tick (socket.read()); resuming first would flow them to no listener and the session
+        // would see a connection without its preface.
+        h2Sockets.add(socket);
+        h2Server.emit("connection", socket);
+      } else {
+        h1Server.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
 
