@@ -136,7 +136,7 @@ describe.each(KINDS)("Proxmox %s backend against pve-sim", (kind) => {
 
   it("2: ten concurrent provisions of one template on slow storage all succeed", async () => {
     // Storage allocation holds the storage flock longer than others wait for it (§1.6, §3).
-    h.sim.state.storages.get("local-zfs")!.allocMs = 40_000;
+    h.sim.state.storages.get("local-zfs")!.allocMs = 20_000;
     try {
       const vmids = Array.from({ length: 10 }, (_, i) => base + 100 + i);
       const results = await Promise.all(vmids.map((vmid) => backend.provision(ctx(120_000), spec(vmid))));

@@ -164,7 +164,12 @@ export function createPveClient(options: PveClientOptions): PveClient {
           reject(new BackendError("deadline", `${what(method, path)}: cancelled by the caller`, {}, { cause: err }));
           return;
         }
-        reject(transportError(err, method, path, timedOut && timeout === requestTimeoutMs));
+        if (timedOut && timeout < requestTimeoutMs) {
+          // Cut short by the operation's deadline, not by the per-request timeout.
+          reject(new BackendError("deadline", `${what(method, path)}: the call's deadline passed while waiting for Proxmox`, {}, { cause: err }));
+          return;
+        }
+        reject(transportError(err, method, path, timedOut));
       });
       req.on("response", (res: IncomingMessage) => {
         const chunks: Buffer[] = [];

@@ -40,7 +40,8 @@ export async function waitForGuestAddress(core: ProxmoxCore, ctx: CallContext, v
       }
       const transient = TRANSIENT_AGENT_TEXT.test(err.message) || ["unreachable", "lock_timeout", "deadline"].includes(err.kind);
       if (!transient) throw err;
-      lastSeen = err.message;
+      // Keep the last thing Proxmox said; a call cut short by our own deadline says nothing new.
+      if (err.kind !== "deadline") lastSeen = err.message;
     }
     if (!(await sleepWithinDeadline(ctx, core.deps, core.agentPoll, attempt))) {
       throw new BackendError("deadline", `VM ${vmid} reported no usable IPv4 before the deadline (last: ${lastSeen})`, {

@@ -63,15 +63,22 @@ export function validateProvisionSpec(core: ProxmoxCore, ctx: CallContext, spec:
 
 /** Waits until a clone's `lock: clone` is gone; returns the final config, or undefined if the VM vanished. */
 async function waitCloneSettled(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<PveConfig | undefined> {
+  const stillLocked = () =>
+    new BackendError("locked", `VM ${vmid} still carries 'lock: clone' at the deadline`, {
+      vmid,
+      hint: `if no clone task is running for VM ${vmid}, the lock leaked: run 'qm unlock ${vmid}' on the node, or destroy the VM`,
+    });
   for (let attempt = 0; ; attempt++) {
-    const config = await findVm(core, ctx, vmid);
-    if (!config || configString(config, "lock") !== "clone") return config;
-    if (!(await sleepWithinDeadline(ctx, core.deps, core.taskPoll, attempt))) {
-      throw new BackendError("locked", `VM ${vmid} still carries 'lock: clone' at the deadline`, {
-        vmid,
-        hint: `if no clone task is running for VM ${vmid}, the lock leaked: run 'qm unlock ${vmid}' on the node, or destroy the VM`,
-      });
+    let config: PveConfig | undefined;
+    try {
+      config = await findVm(core, ctx, vmid);
+    } catch (err) {
+      // A read cut short by the deadline: what we know is that the lock was still there.
+      if (attempt > 0 && core.deps.now() >= ctx.deadline) throw stillLocked();
+      throw err;
     }
+    if (!config || configString(config, "lock") !== "clone") return config;
+    if (!(await sleepWithinDeadline(ctx, core.deps, core.taskPoll, attempt))) throw stillLocked();
   }
 }
 
@@ -188,7 +195,9 @@ async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid:
   try {
     const config = await findVm(core, cleanupCtx, vmid);
     if (config && isOwned(core, config)) {
-      await retryOnKinds(cleanupCtx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
+      // A persistent `lock:` (e.g. leaked) will not clear by waiting: only flock contention and lost
+      // answers are retried here; the orphan sweep handles the rest.
+      await retryOnKinds(cleanupCtx, core.deps, core.lockRetry, ["lock_timeout", "unreachable"], () =>
         core.driver.destroy(cleanupCtx, vmid).catch((err) => {
           if (!isBackendError(err, "not_found")) throw err;
         }),
