@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { CliResult } from "./cli-common.js";
 import { runCli } from "./cli-runner.js";
 import { createControlHandler } from "./control-api.js";
+import { snapshotFakeCli } from "./fake-cli-snapshot.js";
 import { createFaultInjector, type FaultInjector } from "./fault-injector.js";
 import { createGuestLauncher } from "./guest-launcher.js";
 import { createRequestListener } from "./http-front.js";
@@ -74,6 +75,9 @@ export interface PveSim {
 /** The committed wrappers: tools/pve-sim/fake-bin (next to src/ and dist/). */
 export const FAKE_BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "fake-bin");
 
+/** The bundled fake CLI the wrappers run (built by scripts/build.mjs). */
+export const FAKE_CLI_BUNDLE = join(FAKE_BIN_DIR, "..", "dist", "fake-cli.mjs");
+
 function resolveClock(option: PveSimOptions["clock"]): SimClock {
   if (option === "manual") return createManualClock();
   if (option === undefined || option === "real") return createRealClock();
@@ -118,7 +122,14 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
   const storageOptions = options.storages ?? defaultStorages(options.localSnippets ?? true);
   const state = createSimState(node, storageOptions);
   const host = options.host ?? "127.0.0.1";
-  const cert = createSimCertificate(node, host);
+  const fakeCli = await snapshotFakeCli(FAKE_CLI_BUNDLE);
+  let cert: ReturnType<typeof createSimCertificate>;
+  try {
+    cert = createSimCertificate(node, host);
+  } catch (err) {
+    fakeCli.dispose();
+    throw err;
+  }
   const faults = createFaultInjector(random);
   const guests = createGuestLauncher(options.guestCommand, options.guestEnv);
   const tasks = new TaskRunner({
@@ -203,6 +214,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
   } catch (err) {
     await Promise.all(servers.map(closeServer));
     cert.dispose();
+    fakeCli.dispose();
     throw err;
   }
   const baseUrl = `https://${urlHost}:${port}`;
@@ -224,6 +236,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
       PVESIM_SECRET: resolved.controlSecret,
       PVESIM_CA_FILE: cert.caFile,
       PVESIM_NODE: node,
+      ...(fakeCli.path ? { PVESIM_FAKE_CLI: fakeCli.path } : {}),
     },
     state,
     faults,
@@ -243,6 +256,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
       await guests.stopAll();
       timers.cancelAll();
       cert.dispose();
+      fakeCli.dispose();
     },
   };
 }
