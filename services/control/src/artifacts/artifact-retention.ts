@@ -109,6 +109,17 @@ export function createArtifactRetention(deps: ArtifactRetentionDeps): ArtifactRe
     return { count: gone.length, bytes };
   }
 
+  /** A lookup that fails or answers nonsense keeps the job's artifacts, as "keep forever" does. */
+  function retentionOf(profile: string): number | undefined {
+    try {
+      const minutes = deps.profiles(profile);
+      return minutes !== undefined && Number.isFinite(minutes) && minutes > 0 ? minutes : undefined;
+    } catch (err) {
+      deps.logger.warn({ err, profile }, "artifact retention: profile lookup failed; artifacts kept");
+      return undefined;
+    }
+  }
+
   async function pass(): Promise<RetentionRunResult> {
     const now = deps.clock();
     let budget = batchSize;
@@ -117,8 +128,8 @@ export function createArtifactRetention(deps: ArtifactRetentionDeps): ArtifactRe
     const failedJobs: string[] = [];
     for (const job of finalJobsWithArtifacts(deps.db)) {
       if (budget <= 0) break;
-      const minutes = deps.profiles(job.profile);
-      if (minutes === undefined || !(minutes > 0)) continue;
+      const minutes = retentionOf(job.profile);
+      if (minutes === undefined) continue;
       const cutoff = formatTimestamp(new Date(now.getTime() - minutes * 60_000));
       const expired = expiredArtifactsOfJob(deps.db, job.jobId, cutoff, budget);
       if (expired.length === 0) continue;

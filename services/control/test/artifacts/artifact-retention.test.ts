@@ -4,6 +4,7 @@ import {
   createArtifactRetention,
   type RetentionTimer,
 } from "../../src/artifacts/artifact-retention.js";
+import { retentionFromRegistry } from "../../src/artifacts/retention-profile-lookup.js";
 import {
   type ArtifactTestDb,
   artifactIds,
@@ -118,6 +119,33 @@ describe("artifact retention", () => {
     t.fake.advanceMs(1);
     expect((await retentionLoop().runOnce()).deleted).toBe(1);
     expect(artifactIds(t.db)).not.toContain(young);
+  });
+
+  it("keeps artifacts when the profile lookup throws or answers nonsense", async () => {
+    finishedJob("job_a", 1001);
+    t.fake.advanceMs(2 * DAY_MS);
+    const throwing = retentionLoop({
+      profiles: () => {
+        throw new Error("profile registry not loaded");
+      },
+    });
+    expect((await throwing.runOnce()).deleted).toBe(0);
+    expect((await retentionLoop({ profiles: () => Number.NaN }).runOnce()).deleted).toBe(0);
+    expect((await retentionLoop({ profiles: () => -5 }).runOnce()).deleted).toBe(0);
+    expect(deleter.calls).toEqual([]);
+  });
+
+  it("reads retention from the profile registry; unknown profiles keep their artifacts", () => {
+    const profiles = new Map([
+      ["days", { profile: { artifacts: { retention_days: 2 } } }],
+      ["forever", { profile: { artifacts: {} } }],
+    ]);
+    const lookup = retentionFromRegistry({
+      find: (name) => profiles.get(name) as ReturnType<Parameters<typeof retentionFromRegistry>[0]["find"]>,
+    });
+    expect(lookup("days")).toBe(2 * 24 * 60);
+    expect(lookup("forever")).toBeUndefined();
+    expect(lookup("missing")).toBeUndefined();
   });
 
   it("keeps an artifact whose uploading sandbox still exists", async () => {
