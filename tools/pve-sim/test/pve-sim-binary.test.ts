@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -6,6 +7,16 @@ import { describe, expect, it } from "vitest";
 
 /** The bundled `pve-sim` binary (dist/pve-sim.mjs, rebuilt by vitest's global setup). */
 const BIN = fileURLToPath(new URL("../bin/pve-sim.mjs", import.meta.url));
+const BUNDLE = fileURLToPath(new URL("../dist/pve-sim.mjs", import.meta.url));
+
+/** Other engineers' builds rewrite dist/ in the shared checkout: start only from a complete bundle. */
+async function bundleComplete(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (/\/\/# sourceMappingURL=pve-sim\.mjs\.map\s*$/.test(readFileSync(BUNDLE, "utf8"))) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${BUNDLE} stayed incomplete; run npm run build`);
+}
 
 function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -21,12 +32,14 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
 
 describe("pve-sim binary", () => {
   it("prints --version", async () => {
+    await bundleComplete();
     const child = spawn(process.execPath, [BIN, "--version"]);
     const line = await firstLine(child);
     expect(line).toMatch(/^AgentLab version=\S+ commit=[0-9a-f]{7,} date=\S+$/);
   });
 
   it("prints one JSON line, serves the certificate it reports, and exits 0 on SIGTERM", async () => {
+    await bundleComplete();
     const child = spawn(process.execPath, [BIN, "--time-scale", "0.01", "--pve-version", "9", "--node", "lab1"]);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
