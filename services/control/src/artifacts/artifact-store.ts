@@ -66,13 +66,6 @@ export function listArtifactRows(db: SqliteDatabase, jobId: string): ArtifactRow
   return db.prepare(`SELECT ${COLUMNS} FROM artifacts WHERE job_id = ? ORDER BY id`).all(jobId) as ArtifactRow[];
 }
 
-export function getArtifactRows(db: SqliteDatabase, ids: readonly number[]): ArtifactRow[] {
-  if (ids.length === 0) return [];
-  return db
-    .prepare(`SELECT ${COLUMNS} FROM artifacts WHERE id IN (${ids.map(() => "?").join(", ")}) ORDER BY id`)
-    .all(...ids) as ArtifactRow[];
-}
-
 /** Deletes rows by id; returns how many existed. */
 export function deleteArtifactRows(db: SqliteDatabase, ids: readonly number[]): number {
   const remove = db.prepare("DELETE FROM artifacts WHERE id = ?");
