@@ -179,7 +179,9 @@ describe.each(KINDS)("Proxmox %s backend against pve-sim", (kind) => {
 
   it("5: a task ending in WARNINGS is a success", async () => {
     const vmid = base + 7;
-    const ids = ["qmclone", "qmstart"].map((taskType) => h.sim.faults.add({ match: { taskType }, times: 1, effect: { type: "taskWarn", count: 1 } }));
+    const ids = ["qmclone", "qmstart"].map((taskType) =>
+      h.sim.faults.add({ match: { taskType }, times: 1, effect: { type: "taskWarn", count: 1 } }),
+    );
     try {
       await backend.provision(ctx(), spec(vmid));
       await backend.start(ctx(), vmid);
@@ -222,7 +224,11 @@ describe.each(KINDS)("Proxmox %s backend against pve-sim", (kind) => {
 
   it("7: a leaked lock: clone is reported with the unlock hint", async () => {
     const vmid = base + 12;
-    const id = h.sim.faults.add({ match: { taskType: "qmclone" }, times: 1, effect: { type: "leakLock", lock: "clone" } });
+    const id = h.sim.faults.add({
+      match: { taskType: "qmclone" },
+      times: 1,
+      effect: { type: "leakLock", lock: "clone" },
+    });
     const err = await failure(backend.provision(ctx(1_500), spec(vmid)));
     h.sim.faults.remove(id);
     expect(err.kind).toBe("locked");
@@ -247,7 +253,9 @@ describe.each(KINDS)("Proxmox %s backend against pve-sim", (kind) => {
 
     h.sim.seedVm({ vmid: base + 15, name: "legacy-sandbox", running: true });
     expect((await failure(backend.stop(ctx(), base + 15))).kind).toBe("not_owned");
-    expect((await failure(backend.destroy(ctx(), base + 15, { adopt: { vmid: base + 15, name: "other" } }))).kind).toBe("not_owned");
+    expect((await failure(backend.destroy(ctx(), base + 15, { adopt: { vmid: base + 15, name: "other" } }))).kind).toBe(
+      "not_owned",
+    );
     await backend.destroy(ctx(), base + 15, { adopt: { vmid: base + 15, name: "legacy-sandbox" } });
     expect(h.sim.state.vms.has(base + 15)).toBe(false);
   });

@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createPveSim, type PveSim, type PveSimOptions } from "@agentlab/pve-sim";
 import type { Backend, CallContext, ProvisionSpec } from "../../src/backend.js";
-import { createProxmoxApiBackend, type ProxmoxApiBackendOptions } from "../../src/backends/proxmox-api/proxmox-api-backend.js";
+import {
+  createProxmoxApiBackend,
+  type ProxmoxApiBackendOptions,
+} from "../../src/backends/proxmox-api/proxmox-api-backend.js";
 import type { ProxmoxLogger } from "../../src/backends/proxmox-common/runtime-deps.js";
 import {
   createProxmoxShellBackend,
@@ -63,7 +66,12 @@ export async function startHarness(options: PveSimOptions = {}): Promise<Harness
               requestTimeoutMs: 5_000,
               ...extra,
             })
-          : createProxmoxShellBackend({ ...fast, env: { ...process.env, ...sim.cliEnv, PVESIM_CA_FILE: caFile }, commandTimeoutMs: 20_000, ...extra });
+          : createProxmoxShellBackend({
+              ...fast,
+              env: { ...process.env, ...sim.cliEnv, PVESIM_CA_FILE: caFile },
+              commandTimeoutMs: 20_000,
+              ...extra,
+            });
       backends.push(backend);
       return backend;
     },
@@ -98,7 +106,9 @@ export function spec(vmid: number, overrides: Partial<ProvisionSpec> = {}): Prov
 }
 
 /** The first error a promise rejects with (fails the test if it resolves). */
-export async function failure(promise: Promise<unknown>): Promise<{ kind: string; message: string; details: Record<string, unknown> }> {
+export async function failure(
+  promise: Promise<unknown>,
+): Promise<{ kind: string; message: string; details: Record<string, unknown> }> {
   try {
     await promise;
   } catch (err) {

@@ -1,11 +1,10 @@
 import type { Backend } from "../../backend.js";
 import { createProxmoxBackend } from "../proxmox-common/proxmox-backend.js";
-import { type ProxmoxCommonOptions, resolveCommonOptions } from "../proxmox-common/proxmox-common-options.js";
+import { type ProxmoxCommonOptions, policy, resolveCommonOptions } from "../proxmox-common/proxmox-common-options.js";
 import { resolveDeps } from "../proxmox-common/runtime-deps.js";
-import { createPveClient } from "./pve-client.js";
 import { createProxmoxApiDriver } from "./proxmox-api-driver.js";
+import { createPveClient } from "./pve-client.js";
 import type { TlsTrustOptions } from "./tls-trust.js";
-import { policy } from "../proxmox-common/proxmox-common-options.js";
 
 /**
  * `proxmox_backend: api` — the runner drives Proxmox through pveproxy's REST API with an API token.

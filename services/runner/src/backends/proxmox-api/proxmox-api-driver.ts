@@ -24,17 +24,30 @@ export function createProxmoxApiDriver(
   const node = async (ctx: CallContext): Promise<string> => {
     if (nodeName) return nodeName;
     const nodes = (await client.request(ctx, "GET", "/nodes")) as Array<{ node: string; status?: string }>;
-    const first = nodes.filter((n) => n.status !== "offline").map((n) => n.node).sort()[0];
+    const first = nodes
+      .filter((n) => n.status !== "offline")
+      .map((n) => n.node)
+      .sort()[0];
     if (!first) {
-      throw new BackendError("unavailable", "GET /nodes listed no online node", { hint: "set proxmox_node to the node's name" });
+      throw new BackendError("unavailable", "GET /nodes listed no online node", {
+        hint: "set proxmox_node to the node's name",
+      });
     }
     nodeName = first;
     return first;
   };
-  const vmPath = async (ctx: CallContext, vmid: number, rest = "") => `/nodes/${enc(await node(ctx))}/qemu/${vmid}${rest}`;
+  const vmPath = async (ctx: CallContext, vmid: number, rest = "") =>
+    `/nodes/${enc(await node(ctx))}/qemu/${vmid}${rest}`;
 
   /** Starts a task and waits for it; `null` answers (sync completion) are success too. */
-  const task = async (ctx: CallContext, method: PveMethod, path: string, params: PveParams, what: string, vmid?: number) => {
+  const task = async (
+    ctx: CallContext,
+    method: PveMethod,
+    path: string,
+    params: PveParams,
+    what: string,
+    vmid?: number,
+  ) => {
     const data = await client.request(ctx, method, path, params);
     if (isUpid(data)) await waitForTask(client, deps, taskPoll, ctx, data, what, vmid);
   };
@@ -105,13 +118,34 @@ export function createProxmoxApiDriver(
     },
     async snapshotCreate(ctx, vmid, name) {
       // The original never waited for snapshot UPIDs (§2); we do.
-      await task(ctx, "POST", await vmPath(ctx, vmid, "/snapshot"), { snapname: name }, `snapshot '${name}' of VM ${vmid}`, vmid);
+      await task(
+        ctx,
+        "POST",
+        await vmPath(ctx, vmid, "/snapshot"),
+        { snapname: name },
+        `snapshot '${name}' of VM ${vmid}`,
+        vmid,
+      );
     },
     async snapshotRollback(ctx, vmid, name) {
-      await task(ctx, "POST", await vmPath(ctx, vmid, `/snapshot/${enc(name)}/rollback`), {}, `rollback of VM ${vmid} to '${name}'`, vmid);
+      await task(
+        ctx,
+        "POST",
+        await vmPath(ctx, vmid, `/snapshot/${enc(name)}/rollback`),
+        {},
+        `rollback of VM ${vmid} to '${name}'`,
+        vmid,
+      );
     },
     async snapshotDelete(ctx, vmid, name) {
-      await task(ctx, "DELETE", await vmPath(ctx, vmid, `/snapshot/${enc(name)}`), {}, `deletion of snapshot '${name}' of VM ${vmid}`, vmid);
+      await task(
+        ctx,
+        "DELETE",
+        await vmPath(ctx, vmid, `/snapshot/${enc(name)}`),
+        {},
+        `deletion of snapshot '${name}' of VM ${vmid}`,
+        vmid,
+      );
     },
     async volumeAlloc(ctx, storage, ownerVmid, fileName, size) {
       const data = await client.request(ctx, "POST", `/nodes/${enc(await node(ctx))}/storage/${enc(storage)}/content`, {
@@ -120,13 +154,22 @@ export function createProxmoxApiDriver(
         size,
       });
       if (typeof data !== "string" || !data.includes(":")) {
-        throw new BackendError("internal", `allocating ${fileName} on ${storage} returned ${JSON.stringify(data)}, not a volid`);
+        throw new BackendError(
+          "internal",
+          `allocating ${fileName} on ${storage} returned ${JSON.stringify(data)}, not a volid`,
+        );
       }
       return data;
     },
     async volumeFree(ctx, volid) {
       const storage = volid.slice(0, volid.indexOf(":"));
-      await task(ctx, "DELETE", `/nodes/${enc(await node(ctx))}/storage/${enc(storage)}/content/${enc(volid)}`, {}, `deletion of ${volid}`);
+      await task(
+        ctx,
+        "DELETE",
+        `/nodes/${enc(await node(ctx))}/storage/${enc(storage)}/content/${enc(volid)}`,
+        {},
+        `deletion of ${volid}`,
+      );
     },
     async close() {
       client.close();

@@ -1,10 +1,16 @@
-import { Agent, request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
+import { Agent, request as httpsRequest } from "node:https";
 import type { CallContext } from "../../backend.js";
 import { BackendError, isBackendError } from "../../backend-errors.js";
 import { kindOfPveHttp, pveError } from "../proxmox-common/pve-errors.js";
 import type { ProxmoxLogger } from "../proxmox-common/runtime-deps.js";
-import { agentTlsOptions, normaliseFingerprint, probePinnedCertificate, type TlsTrustOptions, tlsMode } from "./tls-trust.js";
+import {
+  agentTlsOptions,
+  normaliseFingerprint,
+  probePinnedCertificate,
+  type TlsTrustOptions,
+  tlsMode,
+} from "./tls-trust.js";
 
 /**
  * The Proxmox wire client: token auth, TLS, the `{data}` envelope and error texts
@@ -82,7 +88,9 @@ export function createPveClient(options: PveClientOptions): PveClient {
       hint: "pveproxy only speaks HTTPS on port 8006",
     });
   }
-  const prefix = base.pathname.replace(/\/+$/, "").endsWith("/api2/json") ? base.pathname.replace(/\/+$/, "") : `${base.pathname.replace(/\/+$/, "")}/api2/json`;
+  const prefix = base.pathname.replace(/\/+$/, "").endsWith("/api2/json")
+    ? base.pathname.replace(/\/+$/, "")
+    : `${base.pathname.replace(/\/+$/, "")}/api2/json`;
   const tls = options.tls ?? {};
   const mode = tlsMode(tls); // throws if the options are not mutually exclusive
   if (mode === "fingerprint") normaliseFingerprint(tls.fingerprint!);
@@ -95,7 +103,9 @@ export function createPveClient(options: PveClientOptions): PveClient {
 
   const makeAgent = async (): Promise<Agent> => {
     const pinned =
-      mode === "fingerprint" ? await probePinnedCertificate(host, port, normaliseFingerprint(tls.fingerprint!), requestTimeoutMs) : undefined;
+      mode === "fingerprint"
+        ? await probePinnedCertificate(host, port, normaliseFingerprint(tls.fingerprint!), requestTimeoutMs)
+        : undefined;
     // A dedicated keep-alive Agent: TLS settings stay local to this client.
     return new Agent({ keepAlive: true, maxSockets: 16, ...agentTlsOptions(tls, options.log, pinned) });
   };
@@ -114,9 +124,14 @@ export function createPveClient(options: PveClientOptions): PveClient {
     const e = err as NodeJS.ErrnoException;
     const code = e.code ?? "";
     if (TLS_ERROR_CODES.test(code) || TLS_ERROR_CODES.test(e.message ?? "")) {
-      return new BackendError("tls", `${what(method, path)}: certificate of ${base.host} not trusted (${code || e.message})`, {
-        hint: "set proxmox_tls_ca_path to /etc/pve/pve-root-ca.pem or proxmox_tls_fingerprint to the node's SHA-256 fingerprint",
-      }, { cause: err });
+      return new BackendError(
+        "tls",
+        `${what(method, path)}: certificate of ${base.host} not trusted (${code || e.message})`,
+        {
+          hint: "set proxmox_tls_ca_path to /etc/pve/pve-root-ca.pem or proxmox_tls_fingerprint to the node's SHA-256 fingerprint",
+        },
+        { cause: err },
+      );
     }
     const reason = timedOut ? `no answer within ${requestTimeoutMs} ms` : `${code || "network error"}: ${e.message}`;
     return pveError("unreachable", `${what(method, path)} to ${base.host}`, reason, {}, err);
@@ -132,7 +147,8 @@ export function createPveClient(options: PveClientOptions): PveClient {
       body = encoded.toString();
     }
     const left = ctx.deadline - now();
-    if (left <= 0) throw new BackendError("deadline", `${what(method, path)}: deadline passed before the request was sent`);
+    if (left <= 0)
+      throw new BackendError("deadline", `${what(method, path)}: deadline passed before the request was sent`);
     const timeout = Math.min(requestTimeoutMs, left);
     const httpAgent = await agent();
     return new Promise((resolve, reject) => {
@@ -166,7 +182,14 @@ export function createPveClient(options: PveClientOptions): PveClient {
         }
         if (timedOut && timeout < requestTimeoutMs) {
           // Cut short by the operation's deadline, not by the per-request timeout.
-          reject(new BackendError("deadline", `${what(method, path)}: the call's deadline passed while waiting for Proxmox`, {}, { cause: err }));
+          reject(
+            new BackendError(
+              "deadline",
+              `${what(method, path)}: the call's deadline passed while waiting for Proxmox`,
+              {},
+              { cause: err },
+            ),
+          );
           return;
         }
         reject(transportError(err, method, path, timedOut));
@@ -190,14 +213,18 @@ export function createPveClient(options: PveClientOptions): PveClient {
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
             if (!parsed || typeof parsed !== "object" || !("data" in parsed)) {
-              reject(new BackendError("internal", `${what(method, path)}: answer without a {data} envelope`, { status }));
+              reject(
+                new BackendError("internal", `${what(method, path)}: answer without a {data} envelope`, { status }),
+              );
               return;
             }
             resolve((parsed as { data: unknown }).data);
             return;
           }
           const text = errorText(res.statusMessage, parsed);
-          reject(pveError(kindOfPveHttp(status, text), `${what(method, path)} failed (HTTP ${status})`, text, { status }));
+          reject(
+            pveError(kindOfPveHttp(status, text), `${what(method, path)} failed (HTTP ${status})`, text, { status }),
+          );
         });
       });
       if (body !== undefined) req.write(body);

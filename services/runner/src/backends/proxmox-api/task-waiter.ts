@@ -30,7 +30,8 @@ export async function waitForTask(
   vmid?: number,
 ): Promise<TaskOutcome> {
   const parsed = parseUpid(upid);
-  if (!parsed) throw new BackendError("internal", `${what}: Proxmox returned ${JSON.stringify(upid)}, not a task id`, { vmid });
+  if (!parsed)
+    throw new BackendError("internal", `${what}: Proxmox returned ${JSON.stringify(upid)}, not a task id`, { vmid });
   const path = `/nodes/${encodeURIComponent(parsed.node)}/tasks/${encodeURIComponent(upid)}/status`;
   let transientFailures = 0;
   for (let attempt = 0; ; attempt++) {
@@ -41,11 +42,15 @@ export async function waitForTask(
         const exitstatus = String(status.exitstatus ?? "unexpected status");
         if (taskSucceeded(exitstatus)) {
           const warnings = Number(/^WARNINGS: (\d+)$/.exec(exitstatus)?.[1] ?? 0);
-          if (warnings > 0) deps.log.warn(`${what}: task finished with warnings (treated as success)`, { upid, exitstatus });
+          if (warnings > 0)
+            deps.log.warn(`${what}: task finished with warnings (treated as success)`, { upid, exitstatus });
           return { upid, exitstatus, warnings };
         }
         const kind = kindOfPveText(exitstatus) ?? "task_failed";
-        throw pveError(kind, `${what}: task ${parsed.type} failed`, exitstatus, { upid, ...(vmid !== undefined ? { vmid } : {}) });
+        throw pveError(kind, `${what}: task ${parsed.type} failed`, exitstatus, {
+          upid,
+          ...(vmid !== undefined ? { vmid } : {}),
+        });
       }
     } catch (err) {
       if (!isBackendError(err) || err.details.upid === upid) throw err; // the task's own failure

@@ -21,17 +21,28 @@ export interface TlsTrustOptions {
 export type TlsMode = "ca" | "fingerprint" | "insecure" | "system";
 
 export function normaliseFingerprint(text: string): string {
-  const hex = text.replace(/^sha256[:=]?/i, "").replace(/[^0-9a-fA-F]/g, "").toUpperCase();
+  const hex = text
+    .replace(/^sha256[:=]?/i, "")
+    .replace(/[^0-9a-fA-F]/g, "")
+    .toUpperCase();
   if (hex.length !== 64) {
-    throw new BackendError("invalid_argument", `proxmox_tls_fingerprint ${JSON.stringify(text)} is not a SHA-256 fingerprint`, {
-      hint: "copy ssl_fingerprint from 'pvenode cert info' or GET /nodes: 32 colon-separated hex bytes",
-    });
+    throw new BackendError(
+      "invalid_argument",
+      `proxmox_tls_fingerprint ${JSON.stringify(text)} is not a SHA-256 fingerprint`,
+      {
+        hint: "copy ssl_fingerprint from 'pvenode cert info' or GET /nodes: 32 colon-separated hex bytes",
+      },
+    );
   }
   return hex.match(/../g)!.join(":");
 }
 
 export function tlsMode(options: TlsTrustOptions): TlsMode {
-  const chosen = [options.caFile ? "proxmox_tls_ca_path" : "", options.fingerprint ? "proxmox_tls_fingerprint" : "", options.insecure ? "proxmox_tls_insecure" : ""].filter(Boolean);
+  const chosen = [
+    options.caFile ? "proxmox_tls_ca_path" : "",
+    options.fingerprint ? "proxmox_tls_fingerprint" : "",
+    options.insecure ? "proxmox_tls_insecure" : "",
+  ].filter(Boolean);
   if (chosen.length > 1) {
     throw new BackendError("invalid_argument", `${chosen.join(" and ")} are mutually exclusive`, {
       hint: "keep one: a CA file, a pinned fingerprint, or (for a lab only) insecure",
@@ -44,14 +55,21 @@ export function tlsMode(options: TlsTrustOptions): TlsMode {
 }
 
 function pemOf(cert: PeerCertificate): string {
-  const b64 = cert.raw.toString("base64").match(/.{1,64}/g)!.join("\n");
+  const b64 = cert.raw
+    .toString("base64")
+    .match(/.{1,64}/g)!
+    .join("\n");
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
 function fingerprintMismatch(expected: string, got: string | undefined, host: string): BackendError {
-  return new BackendError("tls", `certificate of ${host} has SHA-256 fingerprint ${got ?? "(none)"}, expected ${expected}`, {
-    hint: "if the node certificate was renewed on purpose, update proxmox_tls_fingerprint from 'pvenode cert info'; otherwise something is intercepting the connection",
-  });
+  return new BackendError(
+    "tls",
+    `certificate of ${host} has SHA-256 fingerprint ${got ?? "(none)"}, expected ${expected}`,
+    {
+      hint: "if the node certificate was renewed on purpose, update proxmox_tls_fingerprint from 'pvenode cert info'; otherwise something is intercepting the connection",
+    },
+  );
 }
 
 /**
@@ -59,12 +77,24 @@ function fingerprintMismatch(expected: string, got: string | undefined, host: st
  * `rejectUnauthorized:false` never calls checkServerIdentity, so it cannot pin). A probe handshake
  * that sends no application data fetches it; it is trusted only if its fingerprint matches the pin.
  */
-export function probePinnedCertificate(host: string, port: number, fingerprint: string, timeoutMs: number): Promise<string[]> {
+export function probePinnedCertificate(
+  host: string,
+  port: number,
+  fingerprint: string,
+  timeoutMs: number,
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host, rejectUnauthorized: false });
+    const socket = connect({
+      host,
+      port,
+      servername: /^[\d.]+$|:/.test(host) ? undefined : host,
+      rejectUnauthorized: false,
+    });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new BackendError("unreachable", `TLS handshake with ${host}:${port} did not finish within ${timeoutMs} ms`));
+      reject(
+        new BackendError("unreachable", `TLS handshake with ${host}:${port} did not finish within ${timeoutMs} ms`),
+      );
     }, timeoutMs);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
@@ -102,9 +132,13 @@ export function agentTlsOptions(
       try {
         ca = readFileSync(options.caFile!, "utf8");
       } catch (err) {
-        throw new BackendError("invalid_argument", `cannot read proxmox_tls_ca_path ${options.caFile}: ${(err as Error).message}`, {
-          hint: "copy /etc/pve/pve-root-ca.pem from the node and make it readable by the runner",
-        });
+        throw new BackendError(
+          "invalid_argument",
+          `cannot read proxmox_tls_ca_path ${options.caFile}: ${(err as Error).message}`,
+          {
+            hint: "copy /etc/pve/pve-root-ca.pem from the node and make it readable by the runner",
+          },
+        );
       }
       // PVE certificates name the node, its IPs and localhost; connect by one of those names.
       return { ca, rejectUnauthorized: true };

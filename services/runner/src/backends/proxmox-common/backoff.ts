@@ -57,12 +57,16 @@ export async function retryOnKinds<T>(
   fn: (attempt: number) => Promise<T>,
   maxAttempts = Number.POSITIVE_INFINITY,
 ): Promise<T> {
+  let lastRetryable: BackendError | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
+      // An attempt cut short by the deadline says less than the failure that made us retry.
+      if (lastRetryable && isBackendError(err, "deadline")) throw lastRetryable;
       const retryable = isBackendError(err) && kinds.includes(err.kind);
       if (!retryable || attempt + 1 >= maxAttempts) throw err;
+      lastRetryable = err as BackendError;
       if (!(await sleepWithinDeadline(ctx, deps, policy, attempt))) throw err;
     }
   }

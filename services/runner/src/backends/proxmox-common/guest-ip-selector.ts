@@ -13,7 +13,8 @@ export interface AgentInterface {
 }
 
 /** Container and virtual bridges whose addresses are never the guest's own. */
-const IGNORED_INTERFACE = /^(lo|docker\d*|br-[0-9a-f]+|veth.*|virbr\d*|cni\d*|flannel.*|cali.*|podman\d*|lxcbr\d*|lxdbr\d*|tailscale\d*|zt.*)$/i;
+const IGNORED_INTERFACE =
+  /^(lo|docker\d*|br-[0-9a-f]+|veth.*|virbr\d*|cni\d*|flannel.*|cali.*|podman\d*|lxcbr\d*|lxdbr\d*|tailscale\d*|zt.*)$/i;
 
 function isUsableIpv4(ip: string): boolean {
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return false;
@@ -36,7 +37,10 @@ export function normaliseMac(mac: string | undefined): string | undefined {
 }
 
 /** Returns an address once an IPv4 is usable; `undefined` means "not yet, keep polling". */
-export function selectGuestAddress(interfaces: AgentInterface[], net0Mac: string | undefined): GuestAddress | undefined {
+export function selectGuestAddress(
+  interfaces: AgentInterface[],
+  net0Mac: string | undefined,
+): GuestAddress | undefined {
   const wantedMac = normaliseMac(net0Mac);
   const candidates = interfaces.filter((iface) => !IGNORED_INTERFACE.test(iface.name ?? ""));
   const byMac = wantedMac ? candidates.filter((iface) => normaliseMac(iface["hardware-address"]) === wantedMac) : [];

@@ -11,7 +11,8 @@ import { read } from "./vm-guards.js";
  * (reference/proxmox.md §0 rule 7, §1.5 agent endpoint, §3 "Guest agent / IP"). During boot the
  * agent is "not running" (each attempt can take ~3 s), then only loopback/link-local answer.
  */
-const TRANSIENT_AGENT_TEXT = /QEMU guest agent is not running|got timeout|guest-ping|agent.*not (yet )?(available|ready)/i;
+const TRANSIENT_AGENT_TEXT =
+  /QEMU guest agent is not running|got timeout|guest-ping|agent.*not (yet )?(available|ready)/i;
 
 export async function waitForGuestAddress(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<GuestAddress> {
   const config = await read(core, ctx, () => core.driver.getConfig(ctx, vmid));
@@ -24,7 +25,8 @@ export async function waitForGuestAddress(core: ProxmoxCore, ctx: CallContext, v
   const mac = parseNet(configString(config, "net0")).mac;
   let lastSeen = "no answer yet";
   for (let attempt = 0; ; attempt++) {
-    if (ctx.signal?.aborted) throw new BackendError("deadline", `waiting for the IP of VM ${vmid}: cancelled`, { vmid });
+    if (ctx.signal?.aborted)
+      throw new BackendError("deadline", `waiting for the IP of VM ${vmid}: cancelled`, { vmid });
     try {
       const interfaces: AgentInterface[] = await core.driver.guestInterfaces(ctx, vmid);
       const address = selectGuestAddress(interfaces, mac);
@@ -38,7 +40,8 @@ export async function waitForGuestAddress(core: ProxmoxCore, ctx: CallContext, v
           hint: "start the VM first; if it stopped by itself, look at its console for a boot failure",
         });
       }
-      const transient = TRANSIENT_AGENT_TEXT.test(err.message) || ["unreachable", "lock_timeout", "deadline"].includes(err.kind);
+      const transient =
+        TRANSIENT_AGENT_TEXT.test(err.message) || ["unreachable", "lock_timeout", "deadline"].includes(err.kind);
       if (!transient) throw err;
       // Keep the last thing Proxmox said; a call cut short by our own deadline says nothing new.
       if (err.kind !== "deadline") lastSeen = err.message;

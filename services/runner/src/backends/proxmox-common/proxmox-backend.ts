@@ -79,7 +79,8 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
 
   const requireOwnedVm = async (ctx: CallContext, vmid: number, operation: string): Promise<PveConfig> => {
     const config = await findVm(core, ctx, vmid);
-    if (!config) throw new BackendError("not_found", `cannot ${operation} VM ${vmid}: it does not exist on the node`, { vmid });
+    if (!config)
+      throw new BackendError("not_found", `cannot ${operation} VM ${vmid}: it does not exist on the node`, { vmid });
     await ensureOwned(core, ctx, vmid, config, operation);
     return config;
   };

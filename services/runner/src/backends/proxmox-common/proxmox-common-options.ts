@@ -63,9 +63,13 @@ export function policy(partial: Partial<BackoffPolicy> | undefined): BackoffPoli
 
 export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOptions): ProxmoxCore {
   if (!TAG_PATTERN.test(options.ownerTag ?? "")) {
-    throw new BackendError("invalid_argument", `ownership tag ${JSON.stringify(options.ownerTag)} is not a valid Proxmox tag`, {
-      hint: "deployment_id must be lower-case letters, digits, '-', '_', '.', '+' (the tag is agentlab-<deployment_id>)",
-    });
+    throw new BackendError(
+      "invalid_argument",
+      `ownership tag ${JSON.stringify(options.ownerTag)} is not a valid Proxmox tag`,
+      {
+        hint: "deployment_id must be lower-case letters, digits, '-', '_', '.', '+' (the tag is agentlab-<deployment_id>)",
+      },
+    );
   }
   const snippets: SnippetConfig = {
     snippetsDir: options.snippetsDir ?? "/var/lib/vz/snippets",
@@ -73,10 +77,17 @@ export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOp
     ...(options.sshPublicKey ? { sshPublicKey: options.sshPublicKey } : {}),
   };
   validateSnippetConfig(snippets);
-  if (options.volumeOwnerVmid !== undefined && (!Number.isInteger(options.volumeOwnerVmid) || options.volumeOwnerVmid < 100)) {
-    throw new BackendError("invalid_argument", `volume owner VMID must be an integer ≥ 100, got ${options.volumeOwnerVmid}`, {
-      hint: "Proxmox refuses vmid 0 for volumes (reference/proxmox.md §2); reserve an unused VMID from the runner's range",
-    });
+  if (
+    options.volumeOwnerVmid !== undefined &&
+    (!Number.isInteger(options.volumeOwnerVmid) || options.volumeOwnerVmid < 100)
+  ) {
+    throw new BackendError(
+      "invalid_argument",
+      `volume owner VMID must be an integer ≥ 100, got ${options.volumeOwnerVmid}`,
+      {
+        hint: "Proxmox refuses vmid 0 for volumes (reference/proxmox.md §2); reserve an unused VMID from the runner's range",
+      },
+    );
   }
   const deps = resolveDeps(options.deps);
   return {

@@ -19,13 +19,23 @@ const NOT_FOUND_PATTERNS: RegExp[] = [
 /** §1.6: a persistent `lock:` property. */
 const LOCKED_PATTERN = /VM is locked \(([^)]*)\)/i;
 /** §1.6 and §3: flock or cluster-lock contention. */
-const LOCK_TIMEOUT_PATTERNS: RegExp[] = [/can't lock file '[^']*' - got timeout/i, /cfs-lock '[^']*' error: got lock request timeout/i];
+const LOCK_TIMEOUT_PATTERNS: RegExp[] = [
+  /can't lock file '[^']*' - got timeout/i,
+  /cfs-lock '[^']*' error: got lock request timeout/i,
+];
 /** §1.5 clone, §3 VMID races, nextid `errors.vmid`. */
-const ALREADY_EXISTS_PATTERNS: RegExp[] = [/config file already exists/i, /VM \d+ already exists/i, /volume '[^']*' already exists/i];
+const ALREADY_EXISTS_PATTERNS: RegExp[] = [
+  /config file already exists/i,
+  /VM \d+ already exists/i,
+  /volume '[^']*' already exists/i,
+];
 /** §2: the CLI cannot reach pmxcfs; retrying is pointless. */
 const IPCC_PATTERN = /ipcc_send_rec|Unable to load access control list/i;
 /** §1.5, §3: storage or source cannot make a linked clone. */
-const LINKED_UNSUPPORTED_PATTERNS: RegExp[] = [/Linked clone feature is not supported/i, /not allowed for linked clones/i];
+const LINKED_UNSUPPORTED_PATTERNS: RegExp[] = [
+  /Linked clone feature is not supported/i,
+  /not allowed for linked clones/i,
+];
 
 export function isLinkedCloneRefusal(text: string): boolean {
   return LINKED_UNSUPPORTED_PATTERNS.some((p) => p.test(text));

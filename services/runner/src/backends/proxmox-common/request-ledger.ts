@@ -33,10 +33,14 @@ export function createRequestLedger(now: () => number, keepMs = 60 * 60 * 1000):
       const existing = entries.get(requestId);
       if (existing && existing.vmid !== vmid) {
         return Promise.reject(
-          new BackendError("invalid_argument", `request id ${requestId} was already used for VM ${existing.vmid}, now for VM ${vmid}`, {
-            vmid,
-            hint: "use a fresh request id for a different VMID",
-          }),
+          new BackendError(
+            "invalid_argument",
+            `request id ${requestId} was already used for VM ${existing.vmid}, now for VM ${vmid}`,
+            {
+              vmid,
+              hint: "use a fresh request id for a different VMID",
+            },
+          ),
         );
       }
       if (existing && !existing.failed) return existing.promise as Promise<T>;

@@ -45,14 +45,22 @@ export function validateHostname(hostname: string): void {
 
 export function validateSnippetConfig(config: SnippetConfig): void {
   if (!path.isAbsolute(config.snippetsDir)) {
-    throw new BackendError("invalid_argument", `snippets_dir must be an absolute path, got ${JSON.stringify(config.snippetsDir)}`, {
-      hint: "set snippets_dir to the directory of the snippet storage, e.g. /var/lib/vz/snippets",
-    });
+    throw new BackendError(
+      "invalid_argument",
+      `snippets_dir must be an absolute path, got ${JSON.stringify(config.snippetsDir)}`,
+      {
+        hint: "set snippets_dir to the directory of the snippet storage, e.g. /var/lib/vz/snippets",
+      },
+    );
   }
   if (!STORAGE_ID.test(config.snippetStorage)) {
-    throw new BackendError("invalid_argument", `snippet_storage has an invalid storage id ${JSON.stringify(config.snippetStorage)}`, {
-      hint: "use the Proxmox storage id (letters, digits, '-', '_', '.'; ≤ 64), e.g. local",
-    });
+    throw new BackendError(
+      "invalid_argument",
+      `snippet_storage has an invalid storage id ${JSON.stringify(config.snippetStorage)}`,
+      {
+        hint: "use the Proxmox storage id (letters, digits, '-', '_', '.'; ≤ 64), e.g. local",
+      },
+    );
   }
   if (config.sshPublicKey !== undefined && /[\r\n]/.test(config.sshPublicKey)) {
     throw new BackendError("invalid_argument", "the agent SSH public key must be a single line", {
@@ -93,10 +101,14 @@ export async function writeSnippet(
   validateSnippetConfig(config);
   const content = renderCloudConfig(hostname, bootstrapJson, config.sshPublicKey);
   if (Buffer.byteLength(content) > MAX_SNIPPET_BYTES) {
-    throw new BackendError("invalid_argument", `cloud-init snippet for VM ${vmid} is ${Buffer.byteLength(content)} bytes`, {
-      vmid,
-      hint: "Proxmox accepts at most 3 MiB of cloud-init data; shrink the bootstrap document",
-    });
+    throw new BackendError(
+      "invalid_argument",
+      `cloud-init snippet for VM ${vmid} is ${Buffer.byteLength(content)} bytes`,
+      {
+        vmid,
+        hint: "Proxmox accepts at most 3 MiB of cloud-init data; shrink the bootstrap document",
+      },
+    );
   }
   const dir = path.resolve(config.snippetsDir);
   let lastError: unknown;
@@ -116,16 +128,26 @@ export async function writeSnippet(
       lastError = err;
       if ((err as NodeJS.ErrnoException).code === "EEXIST") continue;
       const code = (err as NodeJS.ErrnoException).code;
-      throw new BackendError("unavailable", `cannot write cloud-init snippet ${filePath}: ${code ?? String(err)}`, {
-        vmid,
-        hint:
-          code === "ENOENT"
-            ? `create ${dir} and enable the snippets content type: pvesm set ${config.snippetStorage} --content iso,vztmpl,backup,snippets`
-            : `the runner needs write access to ${dir}`,
-      }, { cause: err });
+      throw new BackendError(
+        "unavailable",
+        `cannot write cloud-init snippet ${filePath}: ${code ?? String(err)}`,
+        {
+          vmid,
+          hint:
+            code === "ENOENT"
+              ? `create ${dir} and enable the snippets content type: pvesm set ${config.snippetStorage} --content iso,vztmpl,backup,snippets`
+              : `the runner needs write access to ${dir}`,
+        },
+        { cause: err },
+      );
     }
   }
-  throw new BackendError("internal", `could not find a free snippet file name for VM ${vmid} in ${dir}`, { vmid }, { cause: lastError });
+  throw new BackendError(
+    "internal",
+    `could not find a free snippet file name for VM ${vmid} in ${dir}`,
+    { vmid },
+    { cause: lastError },
+  );
 }
 
 /** Joins and refuses anything that would leave `dir` (§8 item 12). */

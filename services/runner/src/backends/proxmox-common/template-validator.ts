@@ -28,7 +28,9 @@ export function templateProblems(templateVmid: number, config: PveConfig | undef
     );
   }
   if (!bootDisk(config)) {
-    problems.push(`VM ${templateVmid} has no boot disk: attach the image as scsi0 (or virtio0) and set 'boot: order=scsi0'`);
+    problems.push(
+      `VM ${templateVmid} has no boot disk: attach the image as scsi0 (or virtio0) and set 'boot: order=scsi0'`,
+    );
   }
   return problems;
 }

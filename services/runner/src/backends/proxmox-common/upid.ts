@@ -15,7 +15,8 @@ export interface Upid {
   user: string;
 }
 
-const UPID_PATTERN = /^UPID:([A-Za-z0-9._-]+):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:]+):([^:]*):([^:]+):$/;
+const UPID_PATTERN =
+  /^UPID:([A-Za-z0-9._-]+):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:]+):([^:]*):([^:]+):$/;
 
 export function parseUpid(text: string): Upid | undefined {
   const m = UPID_PATTERN.exec(text.trim());

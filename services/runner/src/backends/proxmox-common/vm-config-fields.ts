@@ -34,7 +34,10 @@ export function parseNet(net: string | undefined): { model?: string; mac?: strin
 }
 
 /** net0 for the clone: our model/bridge, the clone's MAC kept (omitting it makes PVE generate a new one, §1.5). */
-export function buildNet0(current: string | undefined, spec: { model?: string; bridge?: string; firewall?: boolean }): string {
+export function buildNet0(
+  current: string | undefined,
+  spec: { model?: string; bridge?: string; firewall?: boolean },
+): string {
   const parsed = parseNet(current);
   const model = spec.model ?? parsed.model ?? "virtio";
   const bridge = spec.bridge ?? parsed.options.get("bridge") ?? "vmbr0";
@@ -71,7 +74,10 @@ export interface DescriptionMarker {
 const MARKER_PATTERN = /\[agentlab owner=([a-z0-9_][a-z0-9_+.-]*) request=([A-Za-z0-9._:-]+)\]/;
 
 export function renderDescription(userText: string | undefined, marker: DescriptionMarker): string {
-  const clean = (userText ?? "").replace(/[\x00-\x1f\x7f]+/g, " ").trim().slice(0, 4000);
+  const clean = (userText ?? "")
+    .replace(/[\x00-\x1f\x7f]+/g, " ")
+    .trim()
+    .slice(0, 4000);
   const tag = `[agentlab owner=${marker.owner} request=${marker.requestId}]`;
   return clean ? `${clean} ${tag}` : tag;
 }
@@ -124,7 +130,9 @@ export function parseSizeGb(size: string | undefined): number | undefined {
   const m = /^([0-9.]+)([KMGT]?)$/.exec(size ?? "");
   if (!m) return undefined;
   const n = Number.parseFloat(m[1]!);
-  const factor = { "": 1 / 1024 ** 3, K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 }[m[2] as "" | "K" | "M" | "G" | "T"];
+  const factor = { "": 1 / 1024 ** 3, K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 }[
+    m[2] as "" | "K" | "M" | "G" | "T"
+  ];
   return n * factor;
 }
 

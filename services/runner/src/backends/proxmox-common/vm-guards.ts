@@ -82,12 +82,15 @@ export async function mutate(
   retryKinds: readonly BackendErrorKind[] = ["locked", "lock_timeout"],
 ): Promise<void> {
   let lostAnswers = 0;
+  let lastRetryable: BackendError | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       await op();
       return;
     } catch (err) {
       if (!isBackendError(err)) throw err;
+      if (lastRetryable && err.kind === "deadline") throw lastRetryable;
+      lastRetryable = err;
       if (err.kind === "unreachable") {
         lostAnswers++;
         if (await done().catch(() => false)) return;

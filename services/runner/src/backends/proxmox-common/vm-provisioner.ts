@@ -5,7 +5,6 @@ import type { ProxmoxCore } from "./proxmox-common-options.js";
 import type { PveConfig } from "./pve-driver.js";
 import { isLinkedCloneRefusal } from "./pve-errors.js";
 import { deleteSnippetsOf, validateHostname, type WrittenSnippet, writeSnippet } from "./snippet-writer.js";
-import { findVm, isOwned, read } from "./vm-guards.js";
 import {
   bootDisk,
   buildNet0,
@@ -17,6 +16,7 @@ import {
   renderDescription,
   withTag,
 } from "./vm-config-fields.js";
+import { findVm, isOwned, read } from "./vm-guards.js";
 
 /**
  * Provision = VMID free? → clone (linked when the template allows, full only when linked is refused)
@@ -29,7 +29,10 @@ type Existing = "absent" | "ours" | "foreign";
 export function validateProvisionSpec(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): number {
   const bad = (what: string, hint: string) => new BackendError("invalid_argument", what, { vmid: spec.vmid, hint });
   if (!Number.isInteger(spec.vmid) || spec.vmid < 100 || spec.vmid > 999_999_999) {
-    throw bad(`VMID ${spec.vmid} is outside Proxmox's range`, "VMIDs run from 100 to 999999999 (reference/proxmox.md §1.1)");
+    throw bad(
+      `VMID ${spec.vmid} is outside Proxmox's range`,
+      "VMIDs run from 100 to 999999999 (reference/proxmox.md §1.1)",
+    );
   }
   if (spec.templateVmid === undefined || !Number.isInteger(spec.templateVmid) || spec.templateVmid < 100) {
     throw bad(`template VMID ${String(spec.templateVmid)} is missing or invalid`, "set template_vmid in the profile");
@@ -42,7 +45,10 @@ export function validateProvisionSpec(core: ProxmoxCore, ctx: CallContext, spec:
     );
   }
   if (!isSafeRequestId(ctx.requestId)) {
-    throw bad(`request id ${JSON.stringify(ctx.requestId)} has characters outside [A-Za-z0-9._:-]`, "use a UUID or similar");
+    throw bad(
+      `request id ${JSON.stringify(ctx.requestId)} has characters outside [A-Za-z0-9._:-]`,
+      "use a UUID or similar",
+    );
   }
   if (spec.cores !== undefined && (!Number.isInteger(spec.cores) || spec.cores < 1)) {
     throw bad(`cores must be an integer ≥ 1, got ${spec.cores}`, "fix resources.cores in the profile");
@@ -93,7 +99,7 @@ async function whoHolds(core: ProxmoxCore, ctx: CallContext, vmid: number): Prom
   return marker?.owner === core.ownerTag && marker.requestId === ctx.requestId ? "ours" : "foreign";
 }
 
-function alreadyExists(core: ProxmoxCore, vmid: number): BackendError {
+function alreadyExists(vmid: number): BackendError {
   return new BackendError("already_exists", `VM ${vmid} already exists on the Proxmox node`, {
     vmid,
     hint: "control allocates another VMID and retries (reference/proxmox.md §3 VMID races)",
@@ -101,7 +107,13 @@ function alreadyExists(core: ProxmoxCore, vmid: number): BackendError {
 }
 
 /** Clone with retries. Returns once the clone task has finished and the VM exists. */
-async function cloneVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec, templateVmid: number, linked: boolean) {
+async function cloneVm(
+  core: ProxmoxCore,
+  ctx: CallContext,
+  spec: ProvisionSpec,
+  templateVmid: number,
+  linked: boolean,
+) {
   let full = !linked;
   const description = renderDescription(spec.description, { owner: core.ownerTag, requestId: ctx.requestId });
   for (let attempt = 0; ; attempt++) {
@@ -124,7 +136,7 @@ async function cloneVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec,
       });
       const residual = await findVm(core, ctx, spec.vmid);
       if (residual) {
-        if (!isOwned(core, residual)) throw alreadyExists(core, spec.vmid);
+        if (!isOwned(core, residual)) throw alreadyExists(spec.vmid);
         await core.driver.destroy(ctx, spec.vmid).catch(() => undefined);
       }
       full = true;
@@ -133,10 +145,11 @@ async function cloneVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec,
     if (failure.kind === "unreachable" || failure.kind === "already_exists") {
       // Never re-send a clone blindly (§5.7 scenario 11): the POST may have arrived. Give the worker
       // time to write its placeholder config, then look.
-      if (failure.kind === "unreachable") await core.deps.sleep(core.cloneRecheckGraceMs, ctx.signal).catch(() => undefined);
+      if (failure.kind === "unreachable")
+        await core.deps.sleep(core.cloneRecheckGraceMs, ctx.signal).catch(() => undefined);
       const holder = await whoHolds(core, ctx, spec.vmid);
       if (holder === "ours") return;
-      if (holder === "foreign") throw alreadyExists(core, spec.vmid);
+      if (holder === "foreign") throw alreadyExists(spec.vmid);
       if (failure.kind === "already_exists") continue; // it was there and vanished: try again
     } else if (failure.kind !== "lock_timeout" && failure.kind !== "locked") {
       throw failure;
@@ -191,7 +204,10 @@ async function resizeIfAsked(core: ProxmoxCore, ctx: CallContext, spec: Provisio
 
 /** Best-effort removal of what this provision created, with its own grace period. */
 async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<void> {
-  const cleanupCtx: CallContext = { requestId: `${ctx.requestId}:cleanup`, deadline: core.deps.now() + core.cleanupGraceMs };
+  const cleanupCtx: CallContext = {
+    requestId: `${ctx.requestId}:cleanup`,
+    deadline: core.deps.now() + core.cleanupGraceMs,
+  };
   try {
     const config = await findVm(core, cleanupCtx, vmid);
     if (config && isOwned(core, config)) {
@@ -219,7 +235,7 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
   if (existing) {
     // A retry of this very request (maybe after a runner restart) finds its own clone: resume.
     const holder = await whoHolds(core, ctx, spec.vmid);
-    if (holder === "foreign") throw alreadyExists(core, spec.vmid);
+    if (holder === "foreign") throw alreadyExists(spec.vmid);
     cloned = holder === "ours";
   }
   if (!cloned) {
@@ -246,7 +262,10 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
   }
   try {
     const settled = await waitCloneSettled(core, ctx, spec.vmid);
-    if (!settled) throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, { vmid: spec.vmid });
+    if (!settled)
+      throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, {
+        vmid: spec.vmid,
+      });
     await deleteSnippetsOf(core.snippets, spec.vmid); // a previous, interrupted attempt's file
     const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
     const config = await configureVm(core, ctx, spec, snippet);

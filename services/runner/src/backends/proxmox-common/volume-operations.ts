@@ -20,13 +20,19 @@ function invalid(what: string, hint: string): BackendError {
 
 export function validateVolid(volid: string): void {
   if (!VOLID.test(volid) || volid.includes("..")) {
-    throw invalid(`volume id ${JSON.stringify(volid)} is not a Proxmox volid`, "expected <storage>:<volume>, e.g. local-zfs:vm-1000-ws-data");
+    throw invalid(
+      `volume id ${JSON.stringify(volid)} is not a Proxmox volid`,
+      "expected <storage>:<volume>, e.g. local-zfs:vm-1000-ws-data",
+    );
   }
 }
 
 export function validateSlot(slot: string): void {
   if (!DISK_SLOT.test(slot) || slot === "ide2") {
-    throw invalid(`disk slot ${JSON.stringify(slot)} is not usable`, "use scsi1…scsi30 or virtio1…virtio15 (ide2 holds the cloud-init drive)");
+    throw invalid(
+      `disk slot ${JSON.stringify(slot)} is not usable`,
+      "use scsi1…scsi30 or virtio1…virtio15 (ide2 holds the cloud-init drive)",
+    );
   }
 }
 
@@ -35,9 +41,15 @@ export async function createVolume(
   ctx: CallContext,
   spec: { storage: string; name: string; sizeGb: number },
 ): Promise<{ volid: string }> {
-  if (!STORAGE_ID.test(spec.storage)) throw invalid(`storage id ${JSON.stringify(spec.storage)} is invalid`, "use a Proxmox storage id such as local-zfs");
-  if (!VOLUME_NAME.test(spec.name)) throw invalid(`volume name ${JSON.stringify(spec.name)} is invalid`, "use letters, digits, '.', '_', '-'");
-  if (!Number.isInteger(spec.sizeGb) || spec.sizeGb < 1) throw invalid(`volume size ${spec.sizeGb} GiB is invalid`, "give a whole number of GiB ≥ 1");
+  if (!STORAGE_ID.test(spec.storage))
+    throw invalid(
+      `storage id ${JSON.stringify(spec.storage)} is invalid`,
+      "use a Proxmox storage id such as local-zfs",
+    );
+  if (!VOLUME_NAME.test(spec.name))
+    throw invalid(`volume name ${JSON.stringify(spec.name)} is invalid`, "use letters, digits, '.', '_', '-'");
+  if (!Number.isInteger(spec.sizeGb) || spec.sizeGb < 1)
+    throw invalid(`volume size ${spec.sizeGb} GiB is invalid`, "give a whole number of GiB ≥ 1");
   const named = /^vm-(\d+)-/.exec(spec.name);
   const owner = named ? Number(named[1]) : core.volumeOwnerVmid;
   if (owner === undefined || owner < 100) {
@@ -67,7 +79,8 @@ export async function attachVolume(core: ProxmoxCore, ctx: CallContext, vmid: nu
 export async function detachVolume(core: ProxmoxCore, ctx: CallContext, vmid: number, slot: string) {
   validateSlot(slot);
   const config = await findVm(core, ctx, vmid);
-  if (!config) throw new BackendError("not_found", `VM ${vmid} does not exist; nothing to detach from ${slot}`, { vmid });
+  if (!config)
+    throw new BackendError("not_found", `VM ${vmid} does not exist; nothing to detach from ${slot}`, { vmid });
   await ensureOwned(core, ctx, vmid, config, `detach ${slot} from`);
   if (config[slot] === undefined) return; // already detached
   await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>

@@ -24,9 +24,13 @@ export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: 
     const local = hostname().split(".")[0];
     const match = nodes.find((n) => n.node === local) ?? (nodes.length === 1 ? nodes[0] : undefined);
     if (!match) {
-      throw new BackendError("unavailable", `cannot tell which Proxmox node this is: host name '${local}' is not in ${nodes.map((n) => n.node).join(", ")}`, {
-        hint: "set proxmox_node to this node's name (the shell backend must run on the node it manages)",
-      });
+      throw new BackendError(
+        "unavailable",
+        `cannot tell which Proxmox node this is: host name '${local}' is not in ${nodes.map((n) => n.node).join(", ")}`,
+        {
+          hint: "set proxmox_node to this node's name (the shell backend must run on the node it manages)",
+        },
+      );
     }
     nodeName = match.node;
     return match.node;
@@ -62,7 +66,17 @@ export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: 
     async clone(ctx, r) {
       await qmTask(
         ctx,
-        ["clone", String(r.templateVmid), String(r.newVmid), "--full", r.full ? "1" : "0", "--name", r.name, "--description", r.description],
+        [
+          "clone",
+          String(r.templateVmid),
+          String(r.newVmid),
+          "--full",
+          r.full ? "1" : "0",
+          "--name",
+          r.name,
+          "--description",
+          r.description,
+        ],
         r.newVmid,
       );
     },
@@ -86,7 +100,9 @@ export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: 
       await qmTask(ctx, ["destroy", String(vmid), "--purge", "1", "--destroy-unreferenced-disks", "1"], vmid);
     },
     async guestInterfaces(ctx, vmid) {
-      const data = (await pveshGet(ctx, await vmPath(ctx, vmid, "/agent/network-get-interfaces"))) as { result?: AgentInterface[] };
+      const data = (await pveshGet(ctx, await vmPath(ctx, vmid, "/agent/network-get-interfaces"))) as {
+        result?: AgentInterface[];
+      };
       return data?.result ?? [];
     },
     async snapshotCreate(ctx, vmid, name) {

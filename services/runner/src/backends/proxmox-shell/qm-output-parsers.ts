@@ -33,7 +33,10 @@ export function parsePveshJson(stdout: string, what: string): unknown {
 export function parsePvesmAlloc(stdout: string): string {
   const m = /successfully created '([^']+)'/.exec(stdout);
   if (!m) {
-    throw new BackendError("internal", `pvesm alloc printed no "successfully created '<volid>'" line: ${stdout.trim().slice(0, 200)}`);
+    throw new BackendError(
+      "internal",
+      `pvesm alloc printed no "successfully created '<volid>'" line: ${stdout.trim().slice(0, 200)}`,
+    );
   }
   return m[1]!;
 }

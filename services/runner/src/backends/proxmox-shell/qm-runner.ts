@@ -80,9 +80,13 @@ const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 export function assertSafeArgs(args: string[]): void {
   for (const arg of args) {
     if (CONTROL_CHARS.test(arg)) {
-      throw new BackendError("invalid_argument", `refusing to pass an argument with control characters to the Proxmox CLI: ${JSON.stringify(arg)}`, {
-        hint: "remove newlines/tabs/escape characters from names, descriptions and keys",
-      });
+      throw new BackendError(
+        "invalid_argument",
+        `refusing to pass an argument with control characters to the Proxmox CLI: ${JSON.stringify(arg)}`,
+        {
+          hint: "remove newlines/tabs/escape characters from names, descriptions and keys",
+        },
+      );
     }
   }
 }
@@ -105,26 +109,41 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
       } catch (err) {
-        throw new BackendError("unavailable", `cannot run ${file}: ${(err as Error).message}`, {
-          hint: "the shell backend must run as root on the Proxmox node itself (qm/pvesh/pvesm on PATH)",
-        }, { cause: err });
+        throw new BackendError(
+          "unavailable",
+          `cannot run ${file}: ${(err as Error).message}`,
+          {
+            hint: "the shell backend must run as root on the Proxmox node itself (qm/pvesh/pvesm on PATH)",
+          },
+          { cause: err },
+        );
       }
       if (result.timedOut) {
-        throw new BackendError(left < timeoutMs ? "deadline" : "unreachable", `${shown} did not finish within ${Math.min(timeoutMs, left)} ms`, {
-          ...(opts.vmid !== undefined ? { vmid: opts.vmid } : {}),
-          hint: "raise proxmox_command_timeout, or look for a stuck task on the node (Datacenter → Tasks)",
-        });
+        throw new BackendError(
+          left < timeoutMs ? "deadline" : "unreachable",
+          `${shown} did not finish within ${Math.min(timeoutMs, left)} ms`,
+          {
+            ...(opts.vmid !== undefined ? { vmid: opts.vmid } : {}),
+            hint: "raise proxmox_command_timeout, or look for a stuck task on the node (Datacenter → Tasks)",
+          },
+        );
       }
       if (result.exitCode === 0) return result.stdout;
       const text = errorTextFromStderr(result.stderr) || `exit status ${result.exitCode} and no message`;
       if (isIpccFailure(text)) {
         // §2: the CLI cannot reach pmxcfs. Retrying is pointless.
-        throw new BackendError("unavailable", `${shown}: host misconfigured (systemd NoNewPrivileges/PrivateTmp?): ${text}`, {
-          hint: "remove NoNewPrivileges=, PrivateTmp= and ProtectSystem= from the runner's systemd unit, and check that pve-cluster is running",
-        });
+        throw new BackendError(
+          "unavailable",
+          `${shown}: host misconfigured (systemd NoNewPrivileges/PrivateTmp?): ${text}`,
+          {
+            hint: "remove NoNewPrivileges=, PrivateTmp= and ProtectSystem= from the runner's systemd unit, and check that pve-cluster is running",
+          },
+        );
       }
       if (/please run as root|permission denied|only root can/i.test(text)) {
-        throw new BackendError("auth", `${shown}: ${text}`, { hint: "the shell backend must run as root on the Proxmox node" });
+        throw new BackendError("auth", `${shown}: ${text}`, {
+          hint: "the shell backend must run as root on the Proxmox node",
+        });
       }
       let kind: BackendErrorKind = kindOfPveText(text) ?? (opts.task ? "task_failed" : "internal");
       if (kind === "internal" && /^400 |Parameter verification failed/m.test(result.stderr)) kind = "invalid_argument";
