@@ -4,6 +4,7 @@
  * in the background and is tracked per VMID so a forced destroy can interrupt it and a control
  * shutdown can wait for it.
  */
+import { randomUUID } from "node:crypto";
 import {
   ConflictError,
   FailedPreconditionError,
@@ -226,7 +227,7 @@ export class SandboxLifecycle {
     try {
       await runner.client.destroyVm(
         {
-          requestId: `destroy-${record.vmid}-${record.createdAt}`,
+          requestId: `destroy-${record.vmid}-${randomUUID()}`,
           vmid: record.vmid,
           ...(record.ownerTag ? {} : { adopt: { name: record.name } }),
         },
@@ -275,7 +276,7 @@ export class SandboxLifecycle {
     transitionSandbox(this.deps, record.vmid, "STOPPED", "BOOTING");
     try {
       await runner.client.startVm(
-        { requestId: `start-${record.vmid}-${record.updatedAt}`, vmid: record.vmid },
+        { requestId: `start-${record.vmid}-${randomUUID()}`, vmid: record.vmid },
         untilDeadline(deadline, now()),
       );
       const address = await runner.client.waitGuestIp({ vmid: record.vmid }, untilDeadline(deadline, now()));

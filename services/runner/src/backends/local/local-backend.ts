@@ -9,6 +9,7 @@ import { type LocalBackendOptions, resolveLocalBackendOptions } from "./local-ba
 import { createLocalVolumes } from "./local-volumes.js";
 import { isProcessAlive, listDescendants } from "./proc-process-table.js";
 import { validateProvisionSpec } from "./provision-spec-validation.js";
+import { checkSandboxDirReachable } from "./sandbox-dir-access.js";
 import { DEFAULT_GUEST_COMMAND, sandboxGuestEnv } from "./sandbox-guest-env.js";
 import { buildMountPlan } from "./sandbox-mount-plan.js";
 import { sandboxPaths, volumeDir } from "./sandbox-paths.js";
@@ -135,6 +136,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
       mkdirSync(config.sandboxDir, { recursive: true, mode: 0o711 });
       // Traversable but not listable: bwrap runs as the sandbox uid and must reach its own directories.
       chmodSync(config.sandboxDir, 0o711);
+      checkSandboxDirReachable(config.sandboxDir, config.hostUid, config.hostGid);
       try {
         mkdirSync(paths.dir, { mode: 0o711 });
       } catch (err) {
