@@ -253,7 +253,7 @@ export class SandboxLifecycle {
     const runner = this.deps.runners.get(record.runner);
     await runner.client.stopVm(
       {
-        requestId: `stop-${record.vmid}-${record.updatedAt}`,
+        requestId: `stop-${record.vmid}-${randomUUID()}`,
         vmid: record.vmid,
         ...(record.ownerTag ? {} : { adopt: { name: record.name } }),
       },
