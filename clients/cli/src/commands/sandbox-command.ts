@@ -49,17 +49,15 @@ export function registerSandboxCommands(program: Command): void {
         const sandboxes: Sandbox[] = [];
         let pageToken = "";
         do {
-          const res = await ctx
-            .clients()
-            .sandboxes.listSandboxes(
-              {
-                states: parseStates(opts.state),
-                profile: opts.profile ?? "",
-                includeDestroyed: opts.all ?? false,
-                pageToken,
-              },
-              callOptions(ctx),
-            );
+          const res = await ctx.clients().sandboxes.listSandboxes(
+            {
+              states: parseStates(opts.state),
+              profile: opts.profile ?? "",
+              includeDestroyed: opts.all ?? false,
+              pageToken,
+            },
+            callOptions(ctx),
+          );
           sandboxes.push(...res.sandboxes);
           pageToken = res.nextPageToken;
         } while (pageToken);
