@@ -3,8 +3,14 @@
  * lifecycle and its loops, plus the routes each listener serves. No sockets here (see
  * control-server.ts): tests build a whole control in one process around a fake clock.
  */
+
+import { ArtifactService } from "@agentlab/api";
 import type { AgentLabConfig, Logger } from "@agentlab/core";
-import type { ConnectRouter, Transport } from "@connectrpc/connect";
+import { type ConnectRouter, createClient, type Transport } from "@connectrpc/connect";
+import { createArtifactDeleter } from "./artifacts/artifact-deleter.js";
+import { registerArtifactRegistryRoutes } from "./artifacts/artifact-registry-routes.js";
+import { type ArtifactRetention, createArtifactRetention } from "./artifacts/artifact-retention.js";
+import { retentionFromRegistry } from "./artifacts/retention-profile-lookup.js";
 import type { SqliteDatabase } from "./db/open-database.js";
 import type { Clock } from "./db/timestamps.js";
 import { EventBus } from "./events/event-bus.js";
@@ -48,6 +54,8 @@ export interface ControlApp {
   policy: SandboxPolicy;
   /** CLI-facing services for socket_path (and control_listen). */
   registerRoutes(router: ConnectRouter): void;
+  /** Internal services for peers (the artifacts service): socket_path only, or TCP behind internal_token. */
+  registerPeerRoutes(router: ConnectRouter): void;
   /** Startup recovery and background loops. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -83,6 +91,17 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
     maxOrphanDestroys: config.orphan_sweep_max_destroys,
   });
   const startedAt = options.startedAt ?? clock();
+  // Retention needs the artifacts service to delete files; without one, artifacts are kept.
+  const retention: ArtifactRetention | undefined = options.artifacts
+    ? createArtifactRetention({
+        db,
+        bus,
+        clock,
+        logger,
+        profiles: retentionFromRegistry(profiles),
+        deleteArtifacts: createArtifactDeleter(createClient(ArtifactService, options.artifacts.transport)),
+      })
+    : undefined;
   const loopDeps = { ...stateCtx, lifecycle, runners, policy, logger };
   const loops: PeriodicLoop[] = [
     createPeriodicLoop({
@@ -132,13 +151,17 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
         probePeers: () => probePeers(runners, options.artifacts),
       });
     },
+    registerPeerRoutes(router) {
+      registerArtifactRegistryRoutes(router, { db, bus, clock, maxBytes: config.artifact_max_bytes, logger });
+    },
     async start() {
       // Sandboxes left half-built by a previous process have no one working on them any more.
       await enforceStartingDeadlines(loopDeps, { interrupted: true });
       for (const loop of loops) loop.start();
+      retention?.start();
     },
     async stop() {
-      await Promise.all(loops.map((l) => l.stop()));
+      await Promise.all([...loops.map((l) => l.stop()), retention?.stop()]);
       await lifecycle.drain();
     },
   };

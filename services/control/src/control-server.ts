@@ -85,6 +85,7 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
     const extra = options.extraRoutes?.(ready) ?? {};
     const controlRoutes = (router: ConnectRouter) => {
       ready.registerRoutes(router);
+      ready.registerPeerRoutes(router);
       extra.control?.(router);
     };
     listeners.push(
