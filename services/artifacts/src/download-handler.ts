@@ -3,6 +3,7 @@ import {
   type DownloadArtifactResponse,
   DownloadArtifactResponseSchema,
 } from "@agentlab/api";
+import { toConnectError } from "@agentlab/core/errors";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { selectArtifact } from "./artifact-selector.js";
@@ -24,36 +25,50 @@ export type DownloadArtifactHandler = (
  */
 export function createDownloadHandler(deps: ArtifactsDeps): DownloadArtifactHandler {
   return async function* downloadArtifact(req, context) {
-    const jobId = checkJobId(req.jobId);
-    const listed = await callRegistry(
-      "ListArtifacts",
-      deps.registry.listArtifacts({ jobId }, { signal: context.signal }),
-    );
-    const row = selectArtifact(jobId, listed.artifacts, req.selector);
-    const artifact = row.artifact;
-    if (!artifact) throw new Error("unreachable: selectArtifact returns rows with an artifact");
-    // Rows migrated from the original carry no stored path: their file is <job_id>/<path>.
-    const storedPath = checkStoredPath(row.storedPath || `${jobId}/${artifact.path}`, jobId);
-    const { handle, size } = await deps.store.openForRead(storedPath);
     try {
-      if (BigInt(size) !== artifact.sizeBytes) {
-        throw new ConnectError(
-          `artifact ${artifact.id} is damaged on disk: recorded as ${artifact.sizeBytes} bytes, the file has ${size} (stored_path: ${storedPath}); restore it from backup or re-run the job`,
-          Code.DataLoss,
-        );
-      }
-      yield create(DownloadArtifactResponseSchema, { part: { case: "artifact", value: artifact } });
-      let position = 0;
-      while (position < size) {
-        // A fresh buffer per message: the previous one may still be queued for the socket.
-        const buffer = Buffer.allocUnsafe(Math.min(DOWNLOAD_CHUNK_BYTES, size - position));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-        if (bytesRead === 0) break;
-        position += bytesRead;
-        yield create(DownloadArtifactResponseSchema, { part: { case: "chunk", value: buffer.subarray(0, bytesRead) } });
-      }
-    } finally {
-      await handle.close();
+      yield* streamArtifact(deps, req, context);
+    } catch (err) {
+      // Errors raised while a server stream is being iterated bypass the error-mapping interceptor
+      // (it only sees the call start), so domain errors are mapped here.
+      throw toConnectError(err);
     }
   };
+}
+
+async function* streamArtifact(
+  deps: ArtifactsDeps,
+  req: DownloadArtifactRequest,
+  context: HandlerContext,
+): AsyncGenerator<DownloadArtifactResponse> {
+  const jobId = checkJobId(req.jobId);
+  const listed = await callRegistry(
+    "ListArtifacts",
+    deps.registry.listArtifacts({ jobId }, { signal: context.signal }),
+  );
+  const row = selectArtifact(jobId, listed.artifacts, req.selector);
+  const artifact = row.artifact;
+  if (!artifact) throw new Error("unreachable: selectArtifact returns rows with an artifact");
+  // Rows migrated from the original carry no stored path: their file is <job_id>/<path>.
+  const storedPath = checkStoredPath(row.storedPath || `${jobId}/${artifact.path}`, jobId);
+  const { handle, size } = await deps.store.openForRead(storedPath);
+  try {
+    if (BigInt(size) !== artifact.sizeBytes) {
+      throw new ConnectError(
+        `artifact ${artifact.id} is damaged on disk: recorded as ${artifact.sizeBytes} bytes, the file has ${size} (stored_path: ${storedPath}); restore it from backup or re-run the job`,
+        Code.DataLoss,
+      );
+    }
+    yield create(DownloadArtifactResponseSchema, { part: { case: "artifact", value: artifact } });
+    let position = 0;
+    while (position < size) {
+      // A fresh buffer per message: the previous one may still be queued for the socket.
+      const buffer = Buffer.allocUnsafe(Math.min(DOWNLOAD_CHUNK_BYTES, size - position));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      yield create(DownloadArtifactResponseSchema, { part: { case: "chunk", value: buffer.subarray(0, bytesRead) } });
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -20,6 +20,9 @@ import { pino } from "pino";
 import { type ArtifactsServer, startArtifactsServer } from "../../src/artifacts-server.js";
 import { TestRegistry } from "./test-registry.js";
 
+/** Large transfers stall at HTTP/2's 64 KiB default receive window; clients raise theirs too. */
+export const CLIENT_HTTP2_SETTINGS = { initialWindowSize: 4 * 1024 * 1024 };
+
 export interface HarnessOptions {
   agentSubnet?: string;
   maxBytes?: number;
@@ -98,7 +101,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         nodeOptions: { createConnection: () => net.connect(socketPath) },
       }),
     ),
-    guestClient: createClient(ArtifactService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${guestPort}` })),
+    guestClient: createClient(
+      ArtifactService,
+      createGrpcTransport({
+        baseUrl: `http://127.0.0.1:${guestPort}`,
+        nodeOptions: { settings: CLIENT_HTTP2_SETTINGS },
+      }),
+    ),
     listFiles: () => listFiles(artifactDir),
     async stop() {
       await started.close();
@@ -222,7 +231,7 @@ export function uploadOverHttp(upload: HttpUpload): Promise<HttpReply> {
       for await (const chunk of body) {
         if (answered || req.destroyed) return;
         sent += chunk.byteLength;
-        if (!req.write(chunk)) await new Promise<void>((r) => req.once("drain", () => r()).once("close", () => r()));
+        if (!req.write(chunk)) await drained(req);
         if ((await upload.onChunk?.(sent)) === "abort") {
           req.destroy();
           resolve({ status: 0, headers: {}, body: "aborted by test", json: undefined });
@@ -231,6 +240,18 @@ export function uploadOverHttp(upload: HttpUpload): Promise<HttpReply> {
       }
       req.end();
     })().catch(reject);
+  });
+}
+
+function drained(req: http.ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      req.off("drain", done);
+      req.off("close", done);
+      resolve();
+    };
+    req.on("drain", done);
+    req.on("close", done);
   });
 }
 
