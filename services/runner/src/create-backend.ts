@@ -4,6 +4,8 @@ import { UnavailableError } from "@agentlab/core";
 import type { Backend } from "./backend.js";
 import { createLocalBackend } from "./backends/local/local-backend.js";
 import { createProxmoxApiBackend } from "./backends/proxmox-api/proxmox-api-backend.js";
+import type { ProxmoxCommonOptions } from "./backends/proxmox-common/proxmox-common-options.js";
+import { createProxmoxShellBackend } from "./backends/proxmox-shell/proxmox-shell-backend.js";
 import { defaultGuestBundlePath, withLocalSandboxDefaults } from "./local-guest-command.js";
 import { type GuestSocketConfig, hostGuestSockets } from "./local-sandbox-endpoints.js";
 
@@ -56,37 +58,39 @@ export function createBackend(config: AgentLabConfig & Partial<GuestSocketConfig
       guestBundlePath: deps.guestBundlePath ?? defaultGuestBundlePath(),
     });
   }
-  if (config.proxmox_backend === "api") {
-    if (!config.proxmox_api_token) {
-      throw new UnavailableError({
-        message: "proxmox_api_token is not set",
-        what: "proxmox_api_token",
-        hint: "create one with `pveum user token add` and set proxmox_api_token: USER@REALM!TOKENID=SECRET",
-      });
-    }
-    return createProxmoxApiBackend({
-      ownerTag,
-      apiUrl: config.proxmox_api_url,
-      apiToken: config.proxmox_api_token,
+  // Keys both Proxmox backends share (snippets, clone limits, ownership).
+  const common = (kind: string): ProxmoxCommonOptions => ({
+    ownerTag,
+    snippetsDir: config.snippets_dir,
+    snippetStorage: config.snippet_storage,
+    ...(config.ssh_public_key !== undefined && { sshPublicKey: config.ssh_public_key }),
+    cloneConcurrency: config.proxmox_clone_concurrency,
+    deps: { log: backendLogger(deps.logger, kind) },
+  });
+  if (config.proxmox_backend === "shell") {
+    return createProxmoxShellBackend({
+      ...common("proxmox-shell"),
       ...(config.proxmox_node !== undefined && { node: config.proxmox_node }),
-      tls: {
-        ...(config.proxmox_tls_ca_path !== undefined && { caFile: config.proxmox_tls_ca_path }),
-        ...(config.proxmox_tls_fingerprint !== undefined && { fingerprint: config.proxmox_tls_fingerprint }),
-        insecure: config.proxmox_tls_insecure,
-      },
-      requestTimeoutMs: config.proxmox_command_timeout,
-      snippetsDir: config.snippets_dir,
-      snippetStorage: config.snippet_storage,
-      ...(config.ssh_public_key !== undefined && { sshPublicKey: config.ssh_public_key }),
-      cloneConcurrency: config.proxmox_clone_concurrency,
-      deps: { log: backendLogger(deps.logger, "proxmox-api") },
+      commandTimeoutMs: config.proxmox_command_timeout,
     });
   }
-  // services/runner/src/backends/proxmox-shell/ is still being written: fail clearly rather than guess.
-  throw new UnavailableError({
-    message: "backend proxmox-shell is not built yet",
-    what: "proxmox_backend",
-    value: config.proxmox_backend,
-    hint: "use proxmox_backend: api until the shell backend ships",
+  if (!config.proxmox_api_token) {
+    throw new UnavailableError({
+      message: "proxmox_api_token is not set",
+      what: "proxmox_api_token",
+      hint: "create one with `pveum user token add` and set proxmox_api_token: USER@REALM!TOKENID=SECRET",
+    });
+  }
+  return createProxmoxApiBackend({
+    ...common("proxmox-api"),
+    apiUrl: config.proxmox_api_url,
+    apiToken: config.proxmox_api_token,
+    ...(config.proxmox_node !== undefined && { node: config.proxmox_node }),
+    tls: {
+      ...(config.proxmox_tls_ca_path !== undefined && { caFile: config.proxmox_tls_ca_path }),
+      ...(config.proxmox_tls_fingerprint !== undefined && { fingerprint: config.proxmox_tls_fingerprint }),
+      insecure: config.proxmox_tls_insecure,
+    },
+    requestTimeoutMs: config.proxmox_command_timeout,
   });
 }
