@@ -3,7 +3,7 @@
 // `npm ci` leaves runnable binaries behind. Build facts (version, commit, date) come from git here
 // and are compiled in; `AGENTLAB_VERSION` overrides the version for release packaging.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -57,7 +57,8 @@ export async function build({ only } = {}) {
   await Promise.all(
     selected.map(async (b) => {
       mkdirSync(dirname(join(root, b.out)), { recursive: true });
-      await esbuild.build({
+      const result = await esbuild.build({
+        write: false,
         absWorkingDir: root,
         entryPoints: [b.entry],
         outfile: b.out,
@@ -72,6 +73,13 @@ export async function build({ only } = {}) {
         banner: { js: `#!/usr/bin/env node\n${cjsShim}` },
         define: { __AGENTLAB_BUILD_INFO__: JSON.stringify(info) },
       });
+      // Write then rename: a test running the old bundle while another process rebuilds never sees
+      // a half-written file.
+      for (const file of result.outputFiles) {
+        const temp = `${file.path}.${process.pid}.tmp`;
+        writeFileSync(temp, file.contents, { mode: 0o755 });
+        renameSync(temp, file.path);
+      }
     }),
   );
   return info;
