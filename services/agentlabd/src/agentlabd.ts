@@ -1,0 +1,60 @@
+/**
+ * agentlabd: control, runner and artifacts in one process, each still its own server on its own
+ * socket (DESIGN §1). Start order follows the dependencies: the runner first (control's startup
+ * sweep asks it about VMs), then control, then artifacts (which asks control to authorize uploads).
+ */
+import { ArtifactRegistryService } from "@agentlab/api";
+import { startArtifactsServer } from "@agentlab/artifacts/artifacts-server";
+import { startControl } from "@agentlab/control/control-server";
+import { type AgentLabConfig, createLogger, createPeerTransport, type Logger, parseHostPort } from "@agentlab/core";
+import { startRunner } from "@agentlab/runner/runner-server";
+import { createClient } from "@connectrpc/connect";
+
+export interface Agentlabd {
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startAgentlabd(
+  config: AgentLabConfig,
+  options: { configPath?: string; dev?: boolean; logger?: Logger } = {},
+): Promise<Agentlabd> {
+  const logger = options.logger ?? createLogger({ service: "agentlabd", level: config.log_level });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse())
+      await close().catch((err) => logger.error({ err: String(err) }, "shutdown step failed"));
+  };
+  try {
+    const runner = await startRunner({
+      config,
+      logger: logger.child({ service: "runner" }),
+      configPath: options.configPath,
+    });
+    closers.push(() => runner.close());
+    const control = await startControl({ config, logger: logger.child({ service: "control" }) });
+    closers.push(() => control.close());
+    const registry = createClient(
+      ArtifactRegistryService,
+      createPeerTransport(`unix://${config.socket_path}`, { protocol: "grpc" }),
+    );
+    // Proxmox guests upload over the network; local sandboxes only through the mounted socket.
+    const guestListen =
+      !options.dev && config.sandbox_backend === "proxmox" ? parseHostPort(config.artifact_listen) : undefined;
+    const artifacts = await startArtifactsServer({
+      artifactDir: config.artifact_dir,
+      socketPath: config.artifacts_socket,
+      ...(guestListen ? { guestListen } : {}),
+      agentSubnet: config.agent_subnet,
+      maxBytes: config.artifact_max_bytes,
+      rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },
+      registry,
+      logger: logger.child({ service: "artifacts" }),
+    });
+    closers.push(() => artifacts.close());
+    return { reload: () => control.reloadProfiles(), close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
