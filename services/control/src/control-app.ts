@@ -56,6 +56,8 @@ export interface ControlApp {
   registerRoutes(router: ConnectRouter): void;
   /** Internal services for peers (the artifacts service): socket_path only, or TCP behind internal_token. */
   registerPeerRoutes(router: ConnectRouter): void;
+  /** What guests call (GuestService): guest_socket for local sandboxes, bootstrap_listen for VMs. */
+  registerGuestRoutes(router: ConnectRouter): void;
   /** Startup recovery and background loops. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -150,6 +152,9 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
         sandboxBackend: config.sandbox_backend,
         probePeers: () => probePeers(runners, options.artifacts),
       });
+    },
+    registerGuestRoutes(_router) {
+      // GuestService is registered here once the job orchestrator is wired in.
     },
     registerPeerRoutes(router) {
       registerArtifactRegistryRoutes(router, { db, bus, clock, maxBytes: config.artifact_max_bytes, logger });

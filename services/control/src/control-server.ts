@@ -85,26 +85,33 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
     const extra = options.extraRoutes?.(ready) ?? {};
     const controlRoutes = (router: ConnectRouter) => {
       ready.registerRoutes(router);
-      ready.registerPeerRoutes(router);
       extra.control?.(router);
+    };
+    // The Unix socket also serves peers' internal API: its file mode and group are the access control.
+    const socketRoutes = (router: ConnectRouter) => {
+      controlRoutes(router);
+      ready.registerPeerRoutes(router);
     };
     listeners.push(
       await listen({
         endpoint: { unix: { path: config.socket_path, mode: 0o660, group: "agentlab" } },
-        connectRoutes: controlRoutes,
+        connectRoutes: socketRoutes,
         logger,
       }),
     );
-    if (extra.guest) {
-      // Local sandboxes run as an unprivileged uid and reach this socket through a bind mount.
-      listeners.push(
-        await listen({
-          endpoint: { unix: { path: config.guest_socket, mode: 0o666 } },
-          connectRoutes: extra.guest,
-          logger,
-        }),
-      );
-    }
+    const guestRoutes = (router: ConnectRouter) => {
+      ready.registerGuestRoutes(router);
+      extra.guest?.(router);
+    };
+    // Local sandboxes run as an unprivileged uid and reach this socket through a bind mount; every
+    // call on it still needs a job token.
+    listeners.push(
+      await listen({
+        endpoint: { unix: { path: config.guest_socket, mode: 0o666 } },
+        connectRoutes: guestRoutes,
+        logger,
+      }),
+    );
     if (config.control_listen) {
       const { host, port } = parseHostPort(config.control_listen) ?? { host: "127.0.0.1", port: 8845 };
       const interceptors = config.control_auth_token

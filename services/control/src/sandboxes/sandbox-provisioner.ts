@@ -8,10 +8,11 @@
 import { NetworkSpecSchema, type ProvisionVmRequestSchema } from "@agentlab/api";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { LoadedProfile } from "../profiles/profile-loader.js";
 import { FIREWALL_GROUP_FOR_MODE } from "../profiles/profile-schema.js";
 import type { RunnerHandle } from "../runners/runner-pool.js";
-import { errorText, isVmidTaken, untilDeadline } from "./runner-call.js";
+import { connectCode, errorText, isVmidTaken, untilDeadline } from "./runner-call.js";
 import type { SandboxPolicy } from "./sandbox-policy.js";
 import { ownerTagFor } from "./sandbox-policy.js";
 import type { SandboxRecord } from "./sandbox-record.js";
@@ -115,14 +116,17 @@ export async function provisionSandbox(deps: ProvisionDeps, input: ProvisionInpu
   }
 }
 
-/** A failed provisioning step, named so the reason reads "booting failed: …". */
-export class StepError extends Error {
-  override readonly name = "StepError";
+/**
+ * A failed provisioning step, named so the reason reads "starting the VM failed: …". It keeps the
+ * runner's Connect code (so a caller sees UNAVAILABLE for an unreachable hypervisor, INVALID_ARGUMENT
+ * for a bad template) and the runner's text, which is what an operator needs to act.
+ */
+export class StepError extends ConnectError {
   constructor(
     readonly step: string,
     cause: unknown,
   ) {
-    super(`${step} failed: ${errorText(cause)}`, { cause });
+    super(`${step} failed: ${errorText(cause)}`, connectCode(cause) ?? Code.Internal, undefined, undefined, cause);
   }
 }
 
