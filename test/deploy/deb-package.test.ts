@@ -207,9 +207,14 @@ describe.skipIf(missing !== undefined)(`the .deb package ${missing ? `(skipped: 
     expect(readlinkSync(join(scratch, "opt/agentlab/current"))).toBe("0.1.0");
     expect(existsSync(join(scratch, "opt/agentlab/0.1.1"))).toBe(false);
     expect(readFileSync(configPath(), "utf8")).toBe(before);
-    expect(run("dpkg-query", [`--admindir=${join(scratch, "var/lib/dpkg")}`, "-W", "-f=${Version}", "agentlab"])).toBe(
-      "0.1.0",
-    );
+    expect(
+      run("dpkg-query", [
+        `--admindir=${join(scratch, "var/lib/dpkg")}`,
+        "-W",
+        "--showformat=$" + "{Version}",
+        "agentlab",
+      ]),
+    ).toBe("0.1.0");
     expect(
       run(process.execPath, [join(scratch, "opt/agentlab/current/clients/cli/bin/agentlab.mjs"), "--version"]),
     ).toMatch(/^AgentLab /);
