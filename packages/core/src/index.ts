@@ -1,3 +1,4 @@
+export { bearerToken, createBearerAuthInterceptor, tokensMatch } from "./bearer-auth.js";
 export { ConfigError, type ConfigIssue, formatConfigIssue } from "./config/config-error.js";
 export {
   CONFIG_REFERENCE_FILE,
@@ -73,7 +74,14 @@ export {
   type ListenOptions,
   listen,
 } from "./listener.js";
+export {
+  SANDBOX_ARTIFACTS_ENDPOINT,
+  SANDBOX_ARTIFACTS_SOCKET,
+  SANDBOX_CONTROL_ENDPOINT,
+  SANDBOX_CONTROL_SOCKET,
+} from "./local-sandbox-endpoints.js";
 export { type CreateLoggerOptions, createLogger, type Logger } from "./logger.js";
+export { ownerTagFor } from "./ownership.js";
 export {
   createPeerTransport,
   type PeerEndpoint,

@@ -5,9 +5,8 @@
  * when configured.
  */
 import type { AgentLabConfig, Listener, Logger } from "@agentlab/core";
-import { createPeerTransport, listen, parseHostPort } from "@agentlab/core";
+import { createBearerAuthInterceptor, createPeerTransport, listen, parseHostPort } from "@agentlab/core";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { createBearerAuthInterceptor } from "./auth/bearer-auth.js";
 import { type ControlApp, createControlApp } from "./control-app.js";
 import { closeDatabase } from "./db/open-database.js";
 import { openMigratedDatabase } from "./db/open-migrated-database.js";

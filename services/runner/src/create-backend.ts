@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import type { AgentLabConfig, Logger } from "@agentlab/core";
-import { UnavailableError } from "@agentlab/core";
+import { ownerTagFor as ownerTagForDeployment, UnavailableError } from "@agentlab/core";
 import type { Backend } from "./backend.js";
 import { createLocalBackend } from "./backends/local/local-backend.js";
 import { createProxmoxApiBackend } from "./backends/proxmox-api/proxmox-api-backend.js";
@@ -28,7 +28,7 @@ export function ownerTagFor(config: Pick<AgentLabConfig, "deployment_id">): stri
       hint: "set deployment_id in the config (the installer generates one)",
     });
   }
-  return `agentlab-${config.deployment_id}`;
+  return ownerTagForDeployment(config.deployment_id);
 }
 
 /** Backend logs in core's JSON format: the backends take a small {info, warn} logger. */

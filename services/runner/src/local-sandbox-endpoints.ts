@@ -6,10 +6,8 @@ import { join } from "node:path";
  * imports these too, to write the matching endpoints into the bootstrap document.
  */
 
-/** Inside the sandbox: control's guest socket (FetchBootstrap, ReportStatus, AppendLogs). */
-export const SANDBOX_CONTROL_SOCKET = "/run/agentlab/control.sock";
-/** Inside the sandbox: the artifacts service's guest socket (uploads). */
-export const SANDBOX_ARTIFACTS_SOCKET = "/run/agentlab/artifacts.sock";
+/** Inside the sandbox: control's and the artifacts service's guest sockets (shared with control). */
+export { SANDBOX_ARTIFACTS_SOCKET, SANDBOX_CONTROL_SOCKET } from "@agentlab/core";
 /** Inside the sandbox: the bootstrap document the local backend writes (read-only). */
 export const SANDBOX_BOOTSTRAP_FILE = "/etc/agentlab/bootstrap.json";
 /**

@@ -1,8 +1,14 @@
-import { type AgentLabConfig, type Listener, type Logger, listen, versionLine } from "@agentlab/core";
+import {
+  type AgentLabConfig,
+  createBearerAuthInterceptor,
+  type Listener,
+  type Logger,
+  listen,
+  versionLine,
+} from "@agentlab/core";
 import { lookupGroupId } from "@agentlab/core/unix-socket-file";
 import type { Backend } from "./backend.js";
 import { createBackend } from "./create-backend.js";
-import { createInternalTokenInterceptor } from "./internal-token-interceptor.js";
 import type { GuestSocketConfig } from "./local-sandbox-endpoints.js";
 import { runnerRoutes } from "./runner-routes.js";
 
@@ -80,7 +86,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
         await listen({
           endpoint: { tcp: { host, port } },
           connectRoutes: routes,
-          interceptors: [createInternalTokenInterceptor(internalToken)],
+          interceptors: [createBearerAuthInterceptor(internalToken, "internal_token")],
           logger,
         }),
       );

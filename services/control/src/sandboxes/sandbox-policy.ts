@@ -18,6 +18,4 @@ export interface SandboxPolicy {
   bootstrapTokenTtlMs: number;
 }
 
-export function ownerTagFor(deploymentId: string): string {
-  return `agentlab-${deploymentId}`.toLowerCase();
-}
+export { ownerTagFor } from "@agentlab/core";

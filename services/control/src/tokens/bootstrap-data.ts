@@ -3,13 +3,15 @@
  * sandbox): a one-time token, the VMID and where control's guest API is. Local sandboxes reach
  * control through a Unix socket the runner mounts at a fixed path inside the sandbox.
  */
+import { SANDBOX_CONTROL_ENDPOINT } from "@agentlab/core";
 import type { SqliteDatabase } from "../db/open-database.js";
 import { mintBootstrapToken } from "./bootstrap-tokens.js";
 
-/** Where control's guest socket appears inside a local sandbox (mounted by the local runner). */
-export const LOCAL_SANDBOX_CONTROL_ENDPOINT = "unix:///run/agentlab/control.sock";
-/** Where the artifacts guest socket appears inside a local sandbox. */
-export const LOCAL_SANDBOX_ARTIFACTS_ENDPOINT = "unix:///run/agentlab/artifacts.sock";
+/** Where control's and the artifacts service's guest sockets appear inside a local sandbox. */
+export {
+  SANDBOX_ARTIFACTS_ENDPOINT as LOCAL_SANDBOX_ARTIFACTS_ENDPOINT,
+  SANDBOX_CONTROL_ENDPOINT as LOCAL_SANDBOX_CONTROL_ENDPOINT,
+} from "@agentlab/core";
 
 export interface BootstrapDocument {
   token: string;
@@ -28,7 +30,7 @@ export function issueBootstrapDocument(
   const document: BootstrapDocument = {
     token,
     vmid: binding.vmid,
-    controller: binding.backend === "local" ? LOCAL_SANDBOX_CONTROL_ENDPOINT : endpoints.controllerUrl,
+    controller: binding.backend === "local" ? SANDBOX_CONTROL_ENDPOINT : endpoints.controllerUrl,
   };
   return JSON.stringify(document);
 }
