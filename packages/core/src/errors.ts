@@ -94,7 +94,15 @@ export const GENERIC_INTERNAL_MESSAGE = "internal error; the server log has the 
  * generic message, because raw messages can carry paths, SQL or secrets.
  */
 export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
+  if (err instanceof ConnectError) {
+    // An error relayed from a peer carries that peer's response headers as metadata; sent on as
+    // HTTP/2 trailers some of them are illegal. Keep the code, the message and the retry-after.
+    if ([...err.metadata.keys()].every((key) => key === "retry-after")) return err;
+    const metadata = new Headers();
+    const retryAfter = err.metadata.get("retry-after");
+    if (retryAfter) metadata.set("retry-after", retryAfter);
+    return new ConnectError(err.rawMessage, err.code, metadata, undefined, err);
+  }
   if (err instanceof InternalError || !(err instanceof DomainError)) {
     return new ConnectError(GENERIC_INTERNAL_MESSAGE, Code.Internal, undefined, undefined, err);
   }
@@ -141,15 +149,28 @@ export function httpStatusFor(err: unknown): {
   };
 }
 
-/** Server interceptor: whatever a handler throws leaves as the mapped ConnectError. */
+/**
+ * Server interceptor: whatever a handler throws leaves as the mapped ConnectError — also when a
+ * streaming handler throws half-way through its stream, after the interceptor has returned.
+ */
 export function createErrorMappingInterceptor(): Interceptor {
   return (next) => async (req) => {
     try {
-      return await next(req);
+      const res = await next(req);
+      if (!res.stream) return res;
+      return { ...res, message: mapStreamErrors(res.message) };
     } catch (err) {
       throw toConnectError(err);
     }
   };
+}
+
+async function* mapStreamErrors<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw toConnectError(err);
+  }
 }
 
 /** The Connect protocol's spelling of a code: `not_found`, `resource_exhausted`. */

@@ -73,6 +73,8 @@ export {
   type Listener,
   type ListenOptions,
   listen,
+  remoteAddressKey,
+  VERSION_HEADER,
 } from "./listener.js";
 export {
   SANDBOX_ARTIFACTS_ENDPOINT,

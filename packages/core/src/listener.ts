@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type Logger, pino } from "pino";
 import { formatHostPort } from "./config/network-address.js";
@@ -11,6 +11,7 @@ import { createErrorMappingInterceptor, httpStatusFor } from "./errors.js";
 import { registeredServiceNames, registerHealthService } from "./health-service.js";
 import { createRequestContextInterceptor } from "./request-context.js";
 import { applySocketOwnership, checkUnixSocketPathLength, removeStaleSocket } from "./unix-socket-file.js";
+import { versionLine } from "./version.js";
 
 export type ListenEndpoint =
   | { tcp: { host: string; port: number } }
@@ -44,6 +45,10 @@ export interface Listener {
 }
 
 export const DEFAULT_UNIX_SOCKET_MODE = 0o660;
+/** Every response names the build that served it, so control can report its peers' versions. */
+export const VERSION_HEADER = "x-agentlab-version";
+/** The caller's address (`req.socket.remoteAddress`; undefined on Unix sockets), for handlers. */
+export const remoteAddressKey = createContextKey<string | undefined>(undefined, { description: "remote address" });
 const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
 /** Flow-control windows sized for streamed uploads (the HTTP/2 default of 64 KiB stalls them). */
 const HTTP2_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -69,6 +74,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       createErrorMappingInterceptor(),
       ...(options.interceptors ?? []),
     ],
+    // Handlers that check where a call comes from (agent_subnet, a legacy guest's recorded IP) read it here.
+    contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket.remoteAddress),
     ...(options.maxBodyBytes !== undefined && { readMaxBytes: options.maxBodyBytes }),
   });
 
@@ -87,6 +94,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       });
     }
     if (closing) res.setHeader("connection", "close");
+    res.setHeader(VERSION_HEADER, versionLine());
     if (serveHealthz(req, res)) return;
     try {
       if (options.httpRoutes?.(req, res)) return;
@@ -102,7 +110,18 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   h1Server.timeout = HTTP1_IDLE_TIMEOUT_MS;
 
   const h2Server = http2.createServer({ settings: { initialWindowSize: HTTP2_STREAM_WINDOW_BYTES } }, (req, res) => {
+    res.setHeader(VERSION_HEADER, versionLine());
     if (serveHealthz(req, res)) return;
+    // A call refused while the client is still sending (an upload over its limit) is answered early.
+    // Reset that stream once the answer's trailers are queued, so the client stops sending and the
+    // stream does not hold the session open until shutdown. CANCEL rather than NO_ERROR: Node holds
+    // a NO_ERROR reset until the writable side finishes, which never happens while the peer sends.
+    const stream = req.stream;
+    stream.once("wantTrailers", () =>
+      setImmediate(() => {
+        if (!req.readableEnded && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      }),
+    );
     connectHandler(req, res);
   });
   h2Server.on("session", (session) => {

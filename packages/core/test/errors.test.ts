@@ -62,6 +62,16 @@ describe("toConnectError", () => {
   it("passes ConnectErrors through and sets Retry-After for exhausted resources", () => {
     const original = new ConnectError("slow down", Code.Unavailable);
     expect(toConnectError(original)).toBe(original);
+    // Relayed from a peer: the peer's response headers must not become our trailers.
+    const relayed = new ConnectError(
+      "VM 101 not found",
+      Code.NotFound,
+      new Headers({ "content-type": "application/grpc", "retry-after": "2" }),
+    );
+    const mapped = toConnectError(relayed);
+    expect(mapped.code).toBe(Code.NotFound);
+    expect(mapped.rawMessage).toBe("VM 101 not found");
+    expect([...mapped.metadata.keys()]).toEqual(["retry-after"]);
     const limited = httpStatusFor(new ResourceExhaustedError({ message: "rate limited", retryAfterSeconds: 1 }));
     expect(limited).toMatchObject({
       status: 429,
