@@ -151,7 +151,9 @@ export function findJobByIdempotencyKey(db: SqliteDatabase, key: string): JobRec
 /** Jobs in these statuses, oldest first (admission order). */
 export function listJobsInStatus(db: SqliteDatabase, statuses: readonly JobStatusName[]): JobRecord[] {
   const rows = db
-    .prepare(`SELECT * FROM jobs WHERE UPPER(status) IN (${statuses.map(() => "?").join(",")}) ORDER BY created_at, id`)
+    .prepare(
+      `SELECT * FROM jobs WHERE UPPER(status) IN (${statuses.map(() => "?").join(",")}) ORDER BY created_at, rowid`,
+    )
     .all(...statuses) as JobRow[];
   return rows.map(toRecord);
 }
