@@ -44,6 +44,7 @@ export async function startAgentlabd(
     const artifacts = await startArtifactsServer({
       artifactDir: config.artifact_dir,
       socketPath: config.artifacts_socket,
+      guestSocketPath: config.artifacts_guest_socket,
       ...(guestListen ? { guestListen } : {}),
       agentSubnet: config.agent_subnet,
       maxBytes: config.artifact_max_bytes,

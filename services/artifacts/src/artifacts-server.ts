@@ -1,11 +1,10 @@
 import type { ArtifactRegistryService } from "@agentlab/api";
-import { listen } from "@agentlab/core/listener";
+import { type Listener, listen } from "@agentlab/core/listener";
 import type { Logger } from "@agentlab/core/logger";
 import type { Client } from "@connectrpc/connect";
 import { ArtifactStore } from "./artifact-store.js";
 import type { ArtifactsDeps, GuestArtifactsDeps } from "./artifacts-deps.js";
 import { GuestGuard } from "./guest-guard.js";
-import { listenGuest } from "./guest-listener.js";
 import { httpUploadRoute } from "./http-upload-route.js";
 import { artifactRoutes, guestArtifactRoutes } from "./routes.js";
 import { sweepTempFiles } from "./temp-sweeper.js";
@@ -20,6 +19,8 @@ export interface ArtifactsServerOptions {
   socketGroup?: string;
   /** artifact_listen: UploadArtifact and POST /upload for guests; omit to serve the socket only. */
   guestListen?: { host: string; port: number };
+  /** artifacts_guest_socket: the same guest routes on a Unix socket mounted into local sandboxes. */
+  guestSocketPath?: string;
   agentSubnet: string;
   maxBytes: number;
   rateLimit: { qps: number; burst: number };
@@ -53,37 +54,57 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
     maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
     logger: options.logger,
   });
-  let guest: Awaited<ReturnType<typeof listenGuest>> | undefined;
-  if (options.guestListen) {
-    const guestDeps: GuestArtifactsDeps = {
-      ...deps,
-      guard: new GuestGuard({
-        agentSubnet: options.agentSubnet,
-        qps: options.rateLimit.qps,
-        burst: options.rateLimit.burst,
-        ...(options.now && { now: options.now }),
-      }),
-    };
-    try {
-      guest = await listenGuest({
-        ...options.guestListen,
-        connectRoutes: guestArtifactRoutes(guestDeps),
-        httpRoutes: httpUploadRoute(guestDeps),
-        readMaxBytes: UPLOAD_MESSAGE_MAX_BYTES,
-        logger: options.logger,
-      });
-    } catch (err) {
-      await socket.close();
-      throw err;
+  const guestDepsFor = (localSocket: boolean): GuestArtifactsDeps => ({
+    ...deps,
+    guard: new GuestGuard({
+      agentSubnet: options.agentSubnet,
+      qps: options.rateLimit.qps,
+      burst: options.rateLimit.burst,
+      localSocket,
+      ...(options.now && { now: options.now }),
+    }),
+  });
+  const guestListeners: Listener[] = [];
+  try {
+    // Guests get uploads only (UploadArtifact and POST /upload): downloads and deletes are never
+    // routed here, so no token can read another job's files through these listeners.
+    if (options.guestListen) {
+      const guestDeps = guestDepsFor(false);
+      guestListeners.push(
+        await listen({
+          endpoint: { tcp: options.guestListen },
+          connectRoutes: guestArtifactRoutes(guestDeps),
+          httpRoutes: httpUploadRoute(guestDeps),
+          maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
+          logger: options.logger,
+        }),
+      );
     }
+    if (options.guestSocketPath) {
+      // Mounted into local sandboxes, whose unprivileged uid must be able to connect.
+      const guestDeps = guestDepsFor(true);
+      guestListeners.push(
+        await listen({
+          endpoint: { unix: { path: options.guestSocketPath, mode: 0o666 } },
+          connectRoutes: guestArtifactRoutes(guestDeps),
+          httpRoutes: httpUploadRoute(guestDeps),
+          maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
+          logger: options.logger,
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.all([socket.close(), ...guestListeners.map((l) => l.close())]);
+    throw err;
   }
+  const guest = options.guestListen ? guestListeners[0] : undefined;
   options.logger.info({ socket: socket.address, guest: guest?.address, artifact_dir: store.root }, "artifacts serving");
   return {
     socketPath: socket.address,
     guestAddress: guest?.address,
     guestPort: guest?.port,
     async close() {
-      await Promise.all([socket.close(), guest?.close()]);
+      await Promise.all([socket.close(), ...guestListeners.map((l) => l.close())]);
     },
   };
 }

@@ -10,6 +10,11 @@ export interface GuestGuardOptions {
   qps: number;
   burst: number;
   now?: () => number;
+  /**
+   * The listener is a Unix socket mounted into local sandboxes: calls have no source address, and
+   * reaching the socket at all is the proof of origin. Rate limits still apply (per token).
+   */
+  localSocket?: boolean;
 }
 
 /**
@@ -20,8 +25,10 @@ export class GuestGuard {
   private readonly subnet: SubnetGuard;
   private readonly bySource: RateLimiter;
   private readonly byToken: RateLimiter;
+  private readonly localSocket: boolean;
 
   constructor(options: GuestGuardOptions) {
+    this.localSocket = options.localSocket === true;
     const cidrs =
       typeof options.agentSubnet === "string"
         ? options.agentSubnet
@@ -36,6 +43,7 @@ export class GuestGuard {
   }
 
   checkSource(source: string | undefined): void {
+    if (this.localSocket && source === undefined) return;
     if (!this.subnet.allows(source)) {
       throw new PermissionDeniedError({
         message: "source address is outside agent_subnet",

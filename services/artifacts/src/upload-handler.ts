@@ -6,12 +6,12 @@ import {
   type UploadTrailer,
 } from "@agentlab/api";
 import { InvalidArgumentError } from "@agentlab/core/errors";
+import { remoteAddressKey } from "@agentlab/core/listener";
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { storeUpload } from "./artifact-uploader.js";
 import type { ArtifactsDeps } from "./artifacts-deps.js";
 import type { GuestGuard } from "./guest-guard.js";
-import { sourceAddressKey } from "./source-address.js";
 
 export type UploadArtifactHandler = (
   requests: AsyncIterable<UploadArtifactRequest>,
@@ -24,7 +24,7 @@ export type UploadArtifactHandler = (
  */
 export function createUploadHandler(deps: ArtifactsDeps, guard?: GuestGuard): UploadArtifactHandler {
   return async (requests, context) => {
-    const source = context.values.get(sourceAddressKey);
+    const source = context.values.get(remoteAddressKey);
     guard?.checkSource(source);
     const messages = requests[Symbol.asyncIterator]();
     const header = await readHeader(messages);
