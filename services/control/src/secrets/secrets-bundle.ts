@@ -94,10 +94,10 @@ function readBundleFile(path: string, name: string): BundleFile {
     if ((stat.mode & 0o077) !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, "0");
       throw new FailedPreconditionError({
-        message: `secrets bundle ${name} has mode ${mode}: group or others may read it`,
+        message: `secrets bundle ${name} has mode ${mode}: group or others may read it; run chmod 0600 ${path}`,
         what: "secrets_bundle",
         value: path,
-        hint: `run: chmod 0600 ${path}`,
+        hint: "bundles must be readable by control's user only (0600 or 0400)",
       });
     }
     return { text: readFileSync(fd, "utf8"), mtimeMs: stat.mtimeMs, size: stat.size };
@@ -121,7 +121,13 @@ export function parseSecretsBundle(text: string, name: string, path: string): Se
   }
   const result = bundleSchema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`).join("; ");
+    // A bad env NAME is reported by zod as "Invalid key in record" with the real reason nested.
+    const problems = result.error.issues
+      .map((i) => {
+        const nested = (i as { issues?: { message: string }[] }).issues?.[0]?.message;
+        return `${i.path.join(".") || "(top level)"}: ${nested ?? i.message}`;
+      })
+      .join("; ");
     throw new FailedPreconditionError({
       message: `secrets bundle ${name} is invalid: ${problems}`,
       what: "secrets_bundle",
