@@ -44,8 +44,7 @@ export async function startAgentlabd(
     const artifacts = await startArtifactsServer({
       artifactDir: config.artifact_dir,
       socketPath: config.artifacts_socket,
-      guestSocketPath: config.artifacts_guest_socket,
-      ...(guestListen ? { guestListen } : {}),
+      ...(guestListen ? { guestListen } : { guestSocketPath: config.artifacts_guest_socket }),
       agentSubnet: config.agent_subnet,
       maxBytes: config.artifact_max_bytes,
       rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },

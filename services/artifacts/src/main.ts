@@ -1,7 +1,7 @@
 import { ArtifactRegistryService } from "@agentlab/api";
 import { ConfigError, formatConfigIssue } from "@agentlab/core/config/config-error";
 import { loadConfig } from "@agentlab/core/config/load-config";
-import { parseHostPort } from "@agentlab/core/config/network-address";
+import { isLoopbackHost, parseHostPort } from "@agentlab/core/config/network-address";
 import { createLogger } from "@agentlab/core/logger";
 import { createPeerTransport } from "@agentlab/core/peer-transport";
 import { versionLine } from "@agentlab/core/version";
@@ -44,8 +44,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loaded.config;
-  const guestListen = parseHostPort(config.artifact_listen);
-  if (!guestListen) throw new Error(`artifact_listen ${config.artifact_listen} is not host:port`);
+  // Proxmox guests upload over the network (artifact_listen); local sandboxes through the Unix
+  // socket the runner mounts into them (artifacts_guest_socket). A loopback artifact_listen is
+  // bound for any backend: it cannot expose anything.
+  const listenAt = parseHostPort(config.artifact_listen);
+  if (!listenAt) throw new Error(`artifact_listen ${config.artifact_listen} is not host:port`);
+  const guestListen = config.sandbox_backend === "proxmox" || isLoopbackHost(listenAt.host) ? listenAt : undefined;
   const logger = createLogger({ service: "artifacts" });
   const registry = createClient(
     ArtifactRegistryService,
@@ -55,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
     artifactDir: config.artifact_dir,
     socketPath: config.artifacts_socket,
     socketGroup: "agentlab",
-    guestListen,
+    ...(guestListen ? { guestListen } : {}),
+    ...(config.sandbox_backend === "local" ? { guestSocketPath: config.artifacts_guest_socket } : {}),
     agentSubnet: config.agent_subnet,
     maxBytes: config.artifact_max_bytes,
     rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },
