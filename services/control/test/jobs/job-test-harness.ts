@@ -71,7 +71,7 @@ export class JobHarness {
     this.logger = createLogger({
       service: "test",
       level: "debug",
-      destination: { write: (line: string) => this.logLines.push(line) } as NodeJS.WritableStream,
+      destination: { write: (line: string) => this.logLines.push(line) } as unknown as NodeJS.WritableStream,
     });
     this.backend = createLocalBackend({
       sandboxDir: this.sandboxDir,
