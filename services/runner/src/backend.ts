@@ -45,6 +45,11 @@ export interface ProvisionSpec {
   description?: string;
   /** Local backend: Unix sockets to mount into the sandbox, host path → path inside. */
   mounts?: Array<{ hostPath: string; sandboxPath: string; readOnly?: boolean }>;
+  /**
+   * Local backend: host directories shown read-only at the same path inside the sandbox (a job's
+   * repository given as a local path). Never inside a hidden path. Proxmox backends ignore it.
+   */
+  readOnlyPaths?: string[];
   /** Local backend: the program to run as the sandbox's init (the guest runner). */
   guestCommand?: string[];
 }

@@ -96,10 +96,12 @@ export function provisionSpecFromRequest(req: ProvisionVmRequest): ProvisionSpec
   const model = nonEmpty(network?.model ?? "");
   const firewallGroup = nonEmpty(network?.firewallGroup ?? "");
   const description = nonEmpty(req.description);
+  const readOnlyPaths = req.readOnlyPaths.filter((p) => p !== "");
   return {
     vmid: req.vmid,
     name: req.name,
     ...(templateVmid !== undefined && { templateVmid }),
+    ...(readOnlyPaths.length > 0 && { readOnlyPaths }),
     ...(cores !== undefined && { cores }),
     ...(memoryMb !== undefined && { memoryMb }),
     network: {

@@ -61,6 +61,8 @@ export interface CreateSandboxInput {
   jobId?: string;
   /** Lease floor (jobs: TTL plus upload grace). */
   minimumLeaseMinutes?: number;
+  /** Local sandboxes: host directories to show read-only (a job's repository given as a path). */
+  readOnlyPaths?: string[];
 }
 
 interface InFlight {
@@ -109,7 +111,7 @@ export class SandboxLifecycle {
     const skip = new Set<number>();
     for (let attempt = 1; ; attempt++) {
       const record = this.insert(input, profile, runner, lifetime.keepalive.value, leaseMinutes, skip);
-      const settled = this.startProvisioning(record, runner, profile, input.jobId);
+      const settled = this.startProvisioning(record, runner, profile, input.jobId, input.readOnlyPaths);
       if (!input.wait) {
         settled.catch(() => {});
         return record;
@@ -172,6 +174,7 @@ export class SandboxLifecycle {
     runner: RunnerHandle,
     profile: LoadedProfile,
     jobId: string | undefined,
+    readOnlyPaths: string[] | undefined,
   ): Promise<SandboxRecord> {
     const abort = new AbortController();
     const bootstrapJson = issueBootstrapDocument(
@@ -188,6 +191,7 @@ export class SandboxLifecycle {
       bootstrapJson,
       signal: abort.signal,
       ...(jobId ? { jobId } : {}),
+      ...(readOnlyPaths ? { readOnlyPaths } : {}),
     });
     const entry = { abort, done };
     this.inFlight.set(record.vmid, entry);

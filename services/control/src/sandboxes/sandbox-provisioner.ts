@@ -28,6 +28,8 @@ export interface ProvisionInput {
   profile: LoadedProfile;
   bootstrapJson: string;
   jobId?: string;
+  /** Local sandboxes: host directories to show read-only (a job's local repository). */
+  readOnlyPaths?: string[];
   signal?: AbortSignal;
 }
 
@@ -62,6 +64,7 @@ export function provisionRequest(
     bootstrapJson: input.bootstrapJson,
     ownerTag: ownerTagFor(policy.deploymentId),
     description: `AgentLab sandbox ${record.name} (profile ${profile.name})`,
+    readOnlyPaths: p.backend === "local" ? (input.readOnlyPaths ?? []) : [],
   };
 }
 

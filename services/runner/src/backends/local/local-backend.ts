@@ -9,7 +9,7 @@ import { type LocalBackendOptions, resolveLocalBackendOptions } from "./local-ba
 import { createLocalVolumes } from "./local-volumes.js";
 import { isProcessAlive, listDescendants } from "./proc-process-table.js";
 import { validateProvisionSpec } from "./provision-spec-validation.js";
-import { checkSandboxDirReachable } from "./sandbox-dir-access.js";
+import { checkSandboxDirReachable, readOnlyPathMounts } from "./sandbox-dir-access.js";
 import { DEFAULT_GUEST_COMMAND, sandboxGuestEnv } from "./sandbox-guest-env.js";
 import { buildMountPlan } from "./sandbox-mount-plan.js";
 import { sandboxPaths, volumeDir } from "./sandbox-paths.js";
@@ -168,7 +168,10 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
           cores: spec.cores,
           memoryMb: spec.memoryMb,
           guestCommand: spec.guestCommand,
-          mounts: spec.mounts ?? [],
+          mounts: [
+            ...(spec.mounts ?? []),
+            ...readOnlyPathMounts(spec.readOnlyPaths ?? [], [...config.hiddenPaths, config.sandboxDir]),
+          ],
         };
         saveState(state);
         return toVmInfo(state);
