@@ -1,8 +1,8 @@
 import type { ArtifactRegistryService } from "@agentlab/api";
+import type { GuestGuard } from "@agentlab/core/guest-guard";
 import type { Logger } from "@agentlab/core/logger";
 import type { Client } from "@connectrpc/connect";
 import type { ArtifactStore } from "./artifact-store.js";
-import type { GuestGuard } from "./guest-guard.js";
 
 /** Control's internal registry, reached through its contract (any transport). */
 export type ArtifactRegistryClient = Client<typeof ArtifactRegistryService>;

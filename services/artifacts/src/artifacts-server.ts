@@ -1,10 +1,10 @@
 import type { ArtifactRegistryService } from "@agentlab/api";
+import { GuestGuard } from "@agentlab/core/guest-guard";
 import { type Listener, listen } from "@agentlab/core/listener";
 import type { Logger } from "@agentlab/core/logger";
 import type { Client } from "@connectrpc/connect";
 import { ArtifactStore } from "./artifact-store.js";
 import type { ArtifactsDeps, GuestArtifactsDeps } from "./artifacts-deps.js";
-import { GuestGuard } from "./guest-guard.js";
 import { httpUploadRoute } from "./http-upload-route.js";
 import { artifactRoutes, guestArtifactRoutes } from "./routes.js";
 import { sweepTempFiles } from "./temp-sweeper.js";

@@ -6,12 +6,12 @@ import {
   type UploadTrailer,
 } from "@agentlab/api";
 import { InvalidArgumentError } from "@agentlab/core/errors";
+import type { GuestGuard } from "@agentlab/core/guest-guard";
 import { remoteAddressKey } from "@agentlab/core/listener";
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { storeUpload } from "./artifact-uploader.js";
 import type { ArtifactsDeps } from "./artifacts-deps.js";
-import type { GuestGuard } from "./guest-guard.js";
 
 export type UploadArtifactHandler = (
   requests: AsyncIterable<UploadArtifactRequest>,

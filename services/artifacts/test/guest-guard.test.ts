@@ -1,7 +1,7 @@
+import { RateLimiter } from "@agentlab/core/rate-limiter";
+import { SubnetGuard } from "@agentlab/core/subnet-guard";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
-import { RateLimiter } from "../src/rate-limiter.js";
-import { SubnetGuard } from "../src/subnet-guard.js";
 import { type Harness, startHarness, uploadOverGrpc, uploadOverHttp } from "./support/harness.js";
 
 const JOB = "job_0000000000000022";
