@@ -15,6 +15,8 @@ import type { SqliteDatabase } from "./db/open-database.js";
 import type { Clock } from "./db/timestamps.js";
 import { EventBus } from "./events/event-bus.js";
 import { registerEventRoutes } from "./events/event-routes.js";
+import { jobSettingsFromConfig } from "./jobs/job-settings.js";
+import { createJobsModule, type JobsModule } from "./jobs/jobs-module.js";
 import { expireLeases } from "./loops/lease-expiry.js";
 import { createPeriodicLoop, type LoopTimers, type PeriodicLoop } from "./loops/periodic-loop.js";
 import { SandboxReconciler } from "./loops/sandbox-reconciler.js";
@@ -51,6 +53,7 @@ export interface ControlApp {
   runners: RunnerPool;
   lifecycle: SandboxLifecycle;
   reconciler: SandboxReconciler;
+  jobs: JobsModule;
   policy: SandboxPolicy;
   /** CLI-facing services for socket_path (and control_listen). */
   registerRoutes(router: ConnectRouter): void;
@@ -91,6 +94,18 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
     lifecycle,
     logger,
     maxOrphanDestroys: config.orphan_sweep_max_destroys,
+  });
+  const jobs = createJobsModule({
+    db,
+    bus,
+    clock,
+    lifecycle,
+    profiles,
+    logger,
+    settings: jobSettingsFromConfig(config),
+    maxActiveSandboxes: policy.maxActiveSandboxes,
+    watchIntervalMs: config.reconcile_interval,
+    ...(options.timers ? { timers: options.timers } : {}),
   });
   const startedAt = options.startedAt ?? clock();
   // Retention needs the artifacts service to delete files; without one, artifacts are kept.
@@ -137,8 +152,10 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
     runners,
     lifecycle,
     reconciler,
+    jobs,
     policy,
     registerRoutes(router) {
+      jobs.registerJobRoutes(router);
       registerSandboxRoutes(router, { db, lifecycle, reconciler });
       registerWorkspaceRoutes(router, { db, bus, clock, runners });
       registerProfileRoutes(router, { profiles });
@@ -153,8 +170,8 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
         probePeers: () => probePeers(runners, options.artifacts),
       });
     },
-    registerGuestRoutes(_router) {
-      // GuestService is registered here once the job orchestrator is wired in.
+    registerGuestRoutes(router) {
+      jobs.registerGuestRoutes(router);
     },
     registerPeerRoutes(router) {
       registerArtifactRegistryRoutes(router, { db, bus, clock, maxBytes: config.artifact_max_bytes, logger });
@@ -162,11 +179,13 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
     async start() {
       // Sandboxes left half-built by a previous process have no one working on them any more.
       await enforceStartingDeadlines(loopDeps, { interrupted: true });
+      await jobs.recover();
+      jobs.start();
       for (const loop of loops) loop.start();
       retention?.start();
     },
     async stop() {
-      await Promise.all([...loops.map((l) => l.stop()), retention?.stop()]);
+      await Promise.all([...loops.map((l) => l.stop()), retention?.stop(), jobs.stop()]);
       await lifecycle.drain();
     },
   };

@@ -5,7 +5,15 @@
  * when configured.
  */
 import type { AgentLabConfig, Listener, Logger } from "@agentlab/core";
-import { createBearerAuthInterceptor, createPeerTransport, listen, parseHostPort } from "@agentlab/core";
+import {
+  createBearerAuthInterceptor,
+  createPeerTransport,
+  isLoopbackHost,
+  listen,
+  parseHostPort,
+  remoteAddressKey,
+} from "@agentlab/core";
+import { GuestGuard } from "@agentlab/core/guest-guard";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { type ControlApp, createControlApp } from "./control-app.js";
 import { closeDatabase } from "./db/open-database.js";
@@ -111,6 +119,34 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
         logger,
       }),
     );
+    const bootstrapAt = parseHostPort(config.bootstrap_listen);
+    // Proxmox guests call in over the agent bridge; a loopback bootstrap_listen (tests, staging) is
+    // safe to bind for any backend. Local sandboxes use guest_socket.
+    if (bootstrapAt && (config.sandbox_backend === "proxmox" || isLoopbackHost(bootstrapAt.host))) {
+      const guard = new GuestGuard({
+        agentSubnet: config.agent_subnet,
+        qps: config.bootstrap_rate_limit_qps,
+        burst: config.bootstrap_rate_limit_burst,
+        limitKeyPrefix: "bootstrap",
+      });
+      const guardInterceptor: Interceptor = (next) => async (req) => {
+        guard.checkSource(req.contextValues.get(remoteAddressKey));
+        return next(req);
+      };
+      listeners.push(
+        await listen({
+          endpoint: { tcp: bootstrapAt },
+          connectRoutes: guestRoutes,
+          // Guests of the original AgentLab still running jobs speak its JSON routes.
+          httpRoutes: (req, res) => {
+            guard.checkSource(req.socket.remoteAddress);
+            return ready.jobs.legacyHttpRoutes(req, res);
+          },
+          interceptors: [guardInterceptor],
+          logger,
+        }),
+      );
+    }
     if (config.control_listen) {
       const { host, port } = parseHostPort(config.control_listen) ?? { host: "127.0.0.1", port: 8845 };
       const interceptors = config.control_auth_token

@@ -121,6 +121,8 @@ export class SandboxLifecycle {
       } catch (err) {
         if (!(err instanceof VmidTakenError) || attempt >= this.deps.policy.vmidAttempts) throw err;
         skip.add(record.vmid);
+        // The idempotency key moves to the next attempt's row: a retried request must find that one.
+        updateSandbox(this.deps.db, record.vmid, nowTimestamp(this.deps.clock), { requestId: null });
       }
     }
   }
@@ -147,8 +149,7 @@ export class SandboxLifecycle {
         leaseExpiresAt: leaseMinutes === null ? null : formatTimestamp(new Date(now.getTime() + leaseMinutes * 60_000)),
         ownerTag: ownerTagFor(this.deps.policy.deploymentId),
         runner: runner.name,
-        // A retry after "VMID taken" keeps the key on the new row only.
-        requestId: skip.size === 0 ? (input.requestId ?? null) : null,
+        requestId: input.requestId ?? null,
         workspaceId: input.workspaceId ?? null,
         meta: { backend: profile.profile.backend },
       },

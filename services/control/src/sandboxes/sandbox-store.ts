@@ -248,6 +248,7 @@ export function updateSandbox(
     ownerTag?: string;
     runner?: string;
     terminationReason?: string;
+    requestId?: string | null;
   },
 ): void {
   const sets: string[] = ["updated_at = @now"];
@@ -259,6 +260,7 @@ export function updateSandbox(
     ownerTag: "owner_tag",
     runner: "runner",
     terminationReason: "termination_reason",
+    requestId: "request_id",
   };
   for (const [key, column] of Object.entries(columns)) {
     if (key in changes) {
