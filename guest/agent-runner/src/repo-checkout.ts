@@ -1,4 +1,5 @@
-import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GitRunner } from "./git-command.js";
 import { isRepairableGitDir, sanitizeGitDir } from "./git-config-sanitizer.js";
@@ -60,13 +61,34 @@ async function prepareRepoDir(request: CheckoutRequest): Promise<boolean> {
   return false;
 }
 
+/**
+ * A repository given as a local path (local sandboxes show it read-only at the same path) belongs to
+ * another uid than the sandbox's, and git refuses to read such a repository ("dubious ownership").
+ * The job named it explicitly, so it is trusted for the fetch only: through a config file used as
+ * the global config of the fetch (`-c` would not reach the upload-pack git runs in the source
+ * repository: git clears GIT_CONFIG_PARAMETERS when it crosses into another repository).
+ */
+export async function localRepoTrust(repoUrl: string): Promise<Record<string, string>> {
+  const path = repoUrl.startsWith("file://") ? repoUrl.slice("file://".length) : repoUrl;
+  if (!path.startsWith("/")) return {};
+  const bare = path.replace(/\/+$/, "") || "/";
+  const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  const dir = await mkdtemp(join(tmpdir(), "agentlab-git-"));
+  const file = join(dir, "gitconfig");
+  await writeFile(file, `[safe]\n\tdirectory = ${quote(bare)}\n\tdirectory = ${quote(`${bare}/.git`)}\n`, {
+    mode: 0o600,
+  });
+  return { GIT_CONFIG_GLOBAL: file };
+}
+
 /** Fetches the ref; returns what to check out. */
 async function fetchRef(request: CheckoutRequest): Promise<string> {
   const { repoDir, git, depth, log } = request;
   const ref = request.ref.trim() || "HEAD";
   const depthArgs = depth > 0 ? [`--depth=${depth}`] : [];
+  const trust = await localRepoTrust(request.repoUrl);
   try {
-    await git.run(repoDir, ["fetch", "-q", "--no-tags", "--no-recurse-submodules", ...depthArgs, "origin", ref]);
+    await git.run(repoDir, ["fetch", "-q", "--no-tags", "--no-recurse-submodules", ...depthArgs, "origin", ref], trust);
     return "FETCH_HEAD";
   } catch (err) {
     if (!COMMIT_SHA.test(ref)) throw err;
@@ -74,15 +96,19 @@ async function fetchRef(request: CheckoutRequest): Promise<string> {
     // whole history; then the commit is looked up locally.
     log(`fetching commit ${ref} directly failed (${errorMessage(err)}); fetching the full history`);
     const shallow = await exists(join(repoDir, ".git", "shallow"));
-    await git.run(repoDir, [
-      "fetch",
-      "-q",
-      "--no-tags",
-      "--no-recurse-submodules",
-      ...(shallow ? ["--unshallow"] : []),
-      "origin",
-      "+refs/heads/*:refs/remotes/origin/*",
-    ]);
+    await git.run(
+      repoDir,
+      [
+        "fetch",
+        "-q",
+        "--no-tags",
+        "--no-recurse-submodules",
+        ...(shallow ? ["--unshallow"] : []),
+        "origin",
+        "+refs/heads/*:refs/remotes/origin/*",
+      ],
+      trust,
+    );
     return (await git.run(repoDir, ["rev-parse", "--verify", "--end-of-options", `${ref}^{commit}`])).trim();
   }
 }

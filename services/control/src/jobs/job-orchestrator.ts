@@ -246,6 +246,7 @@ export class JobOrchestrator {
         wait: true,
         jobId: job.id,
         minimumLeaseMinutes: ttl + ceilMinutes(this.deps.uploadGraceMs),
+        readOnlyPaths: localRepositoryPaths(job.repoUrl),
       })
       .then(
         (sandbox) => this.onProvisioned(job.id, sandbox),
@@ -366,4 +367,13 @@ export class JobOrchestrator {
   private record(event: { kind: string; jobId: string; sandboxVmid?: number; msg: string; payload?: unknown }): void {
     recordEvent(this.deps.db, this.deps.bus, event, this.deps.clock);
   }
+}
+
+/**
+ * A repository given as a local path must be visible inside a local sandbox, which otherwise sees
+ * neither /tmp, /home nor /root of the host: the runner shows it read-only at the same path.
+ */
+export function localRepositoryPaths(repoUrl: string): string[] {
+  const path = repoUrl.startsWith("file://") ? repoUrl.slice("file://".length) : repoUrl;
+  return path.startsWith("/") ? [path.replace(/\/+$/, "") || "/"] : [];
 }
