@@ -38,7 +38,12 @@ export interface UploadResult {
  * the target folder while counting and hashing, verify, fsync, rename, record with control. Every
  * failure removes what was written, so success means exactly these bytes are stored and recorded.
  */
-export async function storeUpload(deps: ArtifactsDeps, input: UploadInput): Promise<UploadResult> {
+export function storeUpload(deps: ArtifactsDeps, input: UploadInput): Promise<UploadResult> {
+  const upload = () => storeUploadUnmeasured(deps, input);
+  return deps.uploadMetrics ? deps.uploadMetrics.observe(upload, (r) => r.artifact.sizeBytes) : upload();
+}
+
+async function storeUploadUnmeasured(deps: ArtifactsDeps, input: UploadInput): Promise<UploadResult> {
   const path = sanitizeArtifactPath(input.path);
   const mime = resolveMime(input.mime, path);
   if (input.token === "") {

@@ -3,6 +3,7 @@ import type { GuestGuard } from "@agentlab/core/guest-guard";
 import type { Logger } from "@agentlab/core/logger";
 import type { Client } from "@connectrpc/connect";
 import type { ArtifactStore } from "./artifact-store.js";
+import type { UploadObserver } from "./metrics/upload-metrics.js";
 
 /** Control's internal registry, reached through its contract (any transport). */
 export type ArtifactRegistryClient = Client<typeof ArtifactRegistryService>;
@@ -14,6 +15,8 @@ export interface ArtifactsDeps {
   /** artifact_max_bytes: the cap this service enforces, whatever control answers. */
   maxBytes: number;
   logger?: Logger;
+  /** Upload bytes, durations and failures (metrics_listen); omitted, nothing is measured. */
+  uploadMetrics?: UploadObserver;
 }
 
 /** The guest listener additionally checks sources and rate limits. */

@@ -2,10 +2,14 @@ import type { ArtifactRegistryService } from "@agentlab/api";
 import { GuestGuard } from "@agentlab/core/guest-guard";
 import { type Listener, listen } from "@agentlab/core/listener";
 import type { Logger } from "@agentlab/core/logger";
+import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
+import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import type { Client } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
 import { ArtifactStore } from "./artifact-store.js";
 import type { ArtifactsDeps, GuestArtifactsDeps } from "./artifacts-deps.js";
 import { httpUploadRoute } from "./http-upload-route.js";
+import { createUploadMetrics } from "./metrics/upload-metrics.js";
 import { artifactRoutes, guestArtifactRoutes } from "./routes.js";
 import { sweepTempFiles } from "./temp-sweeper.js";
 
@@ -27,6 +31,10 @@ export interface ArtifactsServerOptions {
   registry: Client<typeof ArtifactRegistryService>;
   logger: Logger;
   now?: () => number;
+  /** A registry shared with other services in this process (agentlabd), which serves it. */
+  metrics?: Registry;
+  /** metrics_listen: without `metrics`, this service serves its own /metrics there. */
+  metricsListen?: string;
 }
 
 export interface ArtifactsServer {
@@ -45,7 +53,9 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
   const store = await ArtifactStore.open({ root: options.artifactDir });
   const swept = await sweepTempFiles(store.root);
   if (swept.length > 0) options.logger.warn({ files: swept }, "removed temp files of interrupted uploads");
+  const metrics = options.metrics ?? (options.metricsListen ? createMetricsRegistry("artifacts") : undefined);
   const deps: ArtifactsDeps = { registry: options.registry, store, maxBytes: options.maxBytes, logger: options.logger };
+  if (metrics) deps.uploadMetrics = createUploadMetrics(metrics);
   const socket = await listen({
     endpoint: {
       unix: { path: options.socketPath, ...(options.socketGroup !== undefined && { group: options.socketGroup }) },
@@ -65,6 +75,7 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
     }),
   });
   const guestListeners: Listener[] = [];
+  let metricsListener: Listener | undefined;
   try {
     // Guests get uploads only (UploadArtifact and POST /upload): downloads and deletes are never
     // routed here, so no token can read another job's files through these listeners.
@@ -93,6 +104,13 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
         }),
       );
     }
+    if (metrics && !options.metrics && options.metricsListen) {
+      metricsListener = await serveMetrics({
+        listen: options.metricsListen,
+        registry: metrics,
+        logger: options.logger,
+      });
+    }
   } catch (err) {
     await Promise.all([socket.close(), ...guestListeners.map((l) => l.close())]);
     throw err;
@@ -104,7 +122,7 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
     guestAddress: guest?.address,
     guestPort: guest?.port,
     async close() {
-      await Promise.all([socket.close(), ...guestListeners.map((l) => l.close())]);
+      await Promise.all([socket.close(), ...guestListeners.map((l) => l.close()), metricsListener?.close()]);
     },
   };
 }
