@@ -5,9 +5,13 @@
  * sha256 against the artifact the stream announced, and only then renames it into place — a
  * damaged or cut-off download never appears under the destination name.
  */
+
 import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
 import {
   type Artifact,
   ArtifactSchema,
@@ -81,9 +85,11 @@ async function download(ctx: CliContext, jobId: string, opts: DownloadOptions): 
       if (message.part.case === "artifact") {
         if (artifact) throw new Error("the artifacts service sent a second artifact header; retry the download");
         artifact = message.part.value;
-        out = await destinationFor(opts.out, artifact.name);
-        // Same directory as the destination, so the final rename cannot cross filesystems.
-        temp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.part`);
+        out = opts.out === "-" ? "-" : await destinationFor(opts.out, artifact.name);
+        // Same directory as the destination, so the final rename cannot cross filesystems. For
+        // stdout the content is held in a private temp file until it has been verified.
+        const tempDir = out === "-" ? tmpdir() : dirname(out);
+        temp = join(tempDir, `.${basename(out === "-" ? artifact.name : out)}.${randomBytes(6).toString("hex")}.part`);
         file = await open(temp, "wx", 0o644);
       } else if (message.part.case === "chunk") {
         if (!artifact || !file) throw new Error("the artifacts service sent content before the artifact header");
@@ -105,6 +111,11 @@ async function download(ctx: CliContext, jobId: string, opts: DownloadOptions): 
     await file.sync();
     await file.close();
     file = undefined;
+    if (out === "-") {
+      // Only verified bytes ever reach stdout.
+      await pipeline(createReadStream(temp), process.stdout, { end: false });
+      return { artifact, out };
+    }
     await rename(temp, out);
     temp = undefined;
     return { artifact, out };
@@ -136,10 +147,16 @@ export function registerJobArtifactsCommands(jobCommand: Command): void {
     .option("--path <path>", "the artifact's relative path as uploaded, e.g. changes.patch")
     .option("--name <name>", "the artifact's base name")
     .option("--id <id>", "the artifact's id")
-    .option("--out <dir|file>", "directory to write into, or the file to write (default: ./<name>)")
+    .option("--out <dir|file|->", "directory to write into, the file to write, or - for stdout (default: ./<name>)")
     .action(
       action(async (ctx, jobId: string, opts: DownloadOptions) => {
         const { artifact, out } = await download(ctx, jobId, opts);
+        if (out === "-") {
+          process.stderr.write(
+            `verified ${artifact.path} (${formatBytes(Number(artifact.sizeBytes))}, sha256 ${artifact.sha256})\n`,
+          );
+          return undefined;
+        }
         return {
           data: { artifact: toDisplayJson(ArtifactSchema, artifact), out },
           text: `downloaded ${artifact.path} to ${out} (${formatBytes(Number(artifact.sizeBytes))}, sha256 ${artifact.sha256})`,
