@@ -6,10 +6,14 @@ import {
   listen,
   versionLine,
 } from "@agentlab/core";
+import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
+import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import { lookupGroupId } from "@agentlab/core/unix-socket-file";
+import type { Registry } from "prom-client";
 import type { Backend } from "./backend.js";
 import { createBackend } from "./create-backend.js";
 import type { GuestSocketConfig } from "./local-sandbox-endpoints.js";
+import { backendKindOf, withBackendMetrics } from "./metrics/backend-metrics.js";
 import { runnerRoutes } from "./runner-routes.js";
 
 /** Group that may use the runner's socket (control runs in it). */
@@ -36,6 +40,8 @@ export interface StartRunnerOptions {
   guestBundlePath?: string | undefined;
   /** Epoch milliseconds. */
   clock?: () => number;
+  /** A registry shared with other services (agentlabd), which serves it; else metrics_listen serves the runner's own. */
+  metrics?: Registry | undefined;
 }
 
 export interface RunnerServer {
@@ -54,13 +60,15 @@ export interface RunnerServer {
 /** Serves RunnerService on the runner socket (and TCP when asked); agentlabd calls this in-process. */
 export async function startRunner(options: StartRunnerOptions): Promise<RunnerServer> {
   const { config, logger } = options;
-  const backend =
+  const unmeasured =
     options.backend ??
     createBackend(config, {
       logger,
       configPath: options.configPath,
       guestBundlePath: options.guestBundlePath,
     });
+  const metrics = options.metrics ?? (config.metrics_listen ? createMetricsRegistry("runner") : undefined);
+  const backend = metrics ? withBackendMetrics(unmeasured, metrics, backendKindOf(config)) : unmeasured;
   const routes = runnerRoutes({
     backend,
     runnerVersion: versionLine(),
@@ -72,6 +80,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
     options.socketGroup ?? (lookupGroupId(RUNNER_SOCKET_GROUP) !== undefined ? RUNNER_SOCKET_GROUP : undefined);
 
   const listeners: Listener[] = [];
+  let metricsListener: Listener | undefined;
   try {
     listeners.push(
       await listen({
@@ -90,6 +99,9 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
           logger,
         }),
       );
+    }
+    if (metrics && !options.metrics && config.metrics_listen) {
+      metricsListener = await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger });
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
@@ -115,7 +127,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
     backend,
     close() {
       closing ??= (async () => {
-        await Promise.all(listeners.map((l) => l.close()));
+        await Promise.all([...listeners.map((l) => l.close()), metricsListener?.close()]);
         await backend.close();
       })();
       return closing;
