@@ -85,10 +85,14 @@ record("generated code is fresh", generatedCodeIsFresh());
 if (!checksOnly) {
   const report = join(mkdtempSync(join(tmpdir(), "agentlab-vitest-")), "report.json");
   process.stdout.write("\n== vitest\n");
-  spawnSync(bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...vitestArgs], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  spawnSync(
+    bin("vitest"),
+    ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...vitestArgs],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   try {
     const summary = JSON.parse(readFileSync(report, "utf8"));
     passed += summary.numPassedTests;
