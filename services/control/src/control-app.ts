@@ -7,6 +7,7 @@
 import { ArtifactService } from "@agentlab/api";
 import type { AgentLabConfig, Logger } from "@agentlab/core";
 import { type ConnectRouter, createClient, type Transport } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
 import { createArtifactDeleter } from "./artifacts/artifact-deleter.js";
 import { registerArtifactRegistryRoutes } from "./artifacts/artifact-registry-routes.js";
 import { type ArtifactRetention, createArtifactRetention } from "./artifacts/artifact-retention.js";
@@ -21,6 +22,7 @@ import { expireLeases } from "./loops/lease-expiry.js";
 import { createPeriodicLoop, type LoopTimers, type PeriodicLoop } from "./loops/periodic-loop.js";
 import { SandboxReconciler } from "./loops/sandbox-reconciler.js";
 import { enforceStartingDeadlines } from "./loops/startup-deadlines.js";
+import { attachControlMetrics } from "./metrics/control-metrics.js";
 import type { ProfileRegistry } from "./profiles/profile-registry.js";
 import { registerProfileRoutes } from "./profiles/profile-routes.js";
 import { RunnerPool } from "./runners/runner-pool.js";
@@ -43,6 +45,8 @@ export interface ControlAppOptions {
   /** The artifacts service, for status and retention deletes. */
   artifacts?: ArtifactsPeer;
   startedAt?: Date;
+  /** Registers control's metrics here and follows the event bus (served by control-server or agentlabd). */
+  metrics?: Registry;
 }
 
 export interface ControlApp {
@@ -84,6 +88,7 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
   const { config, db, profiles, logger } = options;
   const clock = options.clock ?? (() => new Date());
   const bus = new EventBus();
+  const metrics = options.metrics ? attachControlMetrics({ registry: options.metrics, db, bus }) : undefined;
   const runners = new RunnerPool(config.runners, options.runnerTransport);
   const policy = sandboxPolicyFrom(config);
   const stateCtx = { db, bus, clock };
@@ -187,6 +192,7 @@ export function createControlApp(options: ControlAppOptions): ControlApp {
     async stop() {
       await Promise.all([...loops.map((l) => l.stop()), retention?.stop(), jobs.stop()]);
       await lifecycle.drain();
+      metrics?.stop();
     },
   };
 }
