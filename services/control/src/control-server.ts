@@ -14,7 +14,10 @@ import {
   remoteAddressKey,
 } from "@agentlab/core";
 import { GuestGuard } from "@agentlab/core/guest-guard";
+import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
+import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
 import { type ControlApp, createControlApp } from "./control-app.js";
 import { closeDatabase } from "./db/open-database.js";
 import { openMigratedDatabase } from "./db/open-migrated-database.js";
@@ -32,6 +35,8 @@ export interface StartControlOptions {
     control?: (router: ConnectRouter) => void;
     guest?: (router: ConnectRouter) => void;
   };
+  /** A registry shared with other services (agentlabd), which serves it; else metrics_listen serves control's own. */
+  metrics?: Registry;
 }
 
 export interface RunningControl {
@@ -76,6 +81,7 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
     });
     await profiles.load();
     const transportFor = peerTransportFor(config);
+    const metrics = options.metrics ?? (config.metrics_listen ? createMetricsRegistry("control") : undefined);
     app = createControlApp({
       config,
       db,
@@ -87,6 +93,7 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
         endpoint: `unix://${config.artifacts_socket}`,
         transport: transportFor(`unix://${config.artifacts_socket}`),
       },
+      ...(metrics && { metrics }),
     });
     const ready = app;
     const extra = options.extraRoutes?.(ready) ?? {};
@@ -155,6 +162,9 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
       listeners.push(
         await listen({ endpoint: { tcp: { host, port } }, connectRoutes: controlRoutes, interceptors, logger }),
       );
+    }
+    if (metrics && !options.metrics && config.metrics_listen) {
+      listeners.push(await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger }));
     }
     await ready.start();
     logger.info({ socket: config.socket_path, schema: migration.to }, "control ready");
