@@ -7,6 +7,8 @@ import { ArtifactRegistryService } from "@agentlab/api";
 import { startArtifactsServer } from "@agentlab/artifacts/artifacts-server";
 import { startControl } from "@agentlab/control/control-server";
 import { type AgentLabConfig, createLogger, createPeerTransport, type Logger, parseHostPort } from "@agentlab/core";
+import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
+import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import { startRunner } from "@agentlab/runner/runner-server";
 import { createClient } from "@connectrpc/connect";
 
@@ -26,13 +28,20 @@ export async function startAgentlabd(
       await close().catch((err) => logger.error({ err: String(err) }, "shutdown step failed"));
   };
   try {
+    // One registry for all three services and one /metrics: families are prefixed by service.
+    const metrics = config.metrics_listen ? createMetricsRegistry("agentlabd") : undefined;
     const runner = await startRunner({
       config,
+      ...(metrics && { metrics }),
       logger: logger.child({ service: "runner" }),
       configPath: options.configPath,
     });
     closers.push(() => runner.close());
-    const control = await startControl({ config, logger: logger.child({ service: "control" }) });
+    const control = await startControl({
+      config,
+      logger: logger.child({ service: "control" }),
+      ...(metrics && { metrics }),
+    });
     closers.push(() => control.close());
     const registry = createClient(
       ArtifactRegistryService,
@@ -50,8 +59,13 @@ export async function startAgentlabd(
       rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },
       registry,
       logger: logger.child({ service: "artifacts" }),
+      ...(metrics && { metrics }),
     });
     closers.push(() => artifacts.close());
+    if (metrics && config.metrics_listen) {
+      const served = await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger });
+      closers.push(() => served.close());
+    }
     return { reload: () => control.reloadProfiles(), close: closeAll };
   } catch (err) {
     await closeAll();
