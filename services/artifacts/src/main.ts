@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
     rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },
     registry,
     logger,
+    ...(config.metrics_listen !== undefined && { metricsListen: config.metrics_listen }),
   });
   // Tells a supervising process (tests, the benchmark) where the guest listener ended up.
   process.stdout.write(`${JSON.stringify({ ready: true, socket: server.socketPath, guest: server.guestAddress })}\n`);
