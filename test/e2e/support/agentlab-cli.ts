@@ -35,7 +35,9 @@ export function runCli(socketPath: string, args: string[]): Promise<CliResult> {
 export async function cliOk(socketPath: string, args: string[]): Promise<string> {
   const result = await runCli(socketPath, args);
   if (result.code !== 0) {
-    throw new Error(`agentlab ${args.join(" ")} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    throw new Error(
+      `agentlab ${args.join(" ")} exited ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
   }
   return result.stdout;
 }

@@ -6,7 +6,7 @@
 import { expect } from "vitest";
 import { cliJson, cliOk } from "./agentlab-cli.js";
 
-interface SandboxJson {
+export interface SandboxJson {
   vmid: number;
   name: string;
   profile: string;
@@ -25,7 +25,7 @@ interface StatusJson {
 export async function runUpgradeSmokeTest(
   socket: string,
   expected: { profile: string; backend: "local" | "proxmox"; deploymentId: string },
-): Promise<void> {
+): Promise<SandboxJson> {
   // 1. The daemon is running and its peers answer.
   const statusText = await cliOk(socket, ["status"]);
   expect(statusText).toContain(expected.deploymentId);
@@ -64,4 +64,5 @@ export async function runUpgradeSmokeTest(
   const destroyed = await cliJson<SandboxJson>(socket, ["sandbox", "destroy", "test-upgrade"]);
   expect(destroyed).toMatchObject({ name: "test-upgrade", state: "DESTROYED" });
   expect(await cliJson<SandboxJson[]>(socket, ["sandbox", "list"])).toEqual([]);
+  return shown;
 }
