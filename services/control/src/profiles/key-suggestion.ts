@@ -1,16 +1,4 @@
-/** Edit distance (insertions, deletions, substitutions) between two keys. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
+import { levenshtein } from "@agentlab/core";
 
 /**
  * The known key an unknown one most plausibly meant: the nearest by edit distance when it is within
@@ -23,7 +11,7 @@ export function closestKnownKey(unknown: string, known: readonly string[]): stri
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of known) {
-    const distance = editDistance(wanted, candidate);
+    const distance = levenshtein(wanted, candidate);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
