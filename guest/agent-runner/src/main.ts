@@ -30,7 +30,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`agentlab-guest: unknown argument ${argv[0]}\n${USAGE}`);
     return 2;
   }
-  return runGuest({ env: process.env });
+  return runGuest({ env: process.env, tuning: testTuningFromEnv(process.env) });
+}
+
+/**
+ * AGENTLAB_TTL_SECONDS_OVERRIDE exists for end-to-end tests only: the API's smallest TTL is one
+ * minute, too long to wait for a TIMEOUT in a test. Honoured only when set to a positive whole number
+ * of seconds; it replaces the job's ttl_minutes for the agent's time limit. Never set in a template.
+ */
+function testTuningFromEnv(env: NodeJS.ProcessEnv): { agentTtlMs?: number } {
+  const raw = env.AGENTLAB_TTL_SECONDS_OVERRIDE?.trim();
+  if (!raw || !/^[1-9]\d*$/.test(raw)) return {};
+  return { agentTtlMs: Number(raw) * 1000 };
 }
 
 main(process.argv.slice(2)).then(
