@@ -82,6 +82,7 @@ async function main() {
   // edits a file, adds one and commits another change, as a real coding agent would.
   const agent = [
     'echo "task: $AGENTLAB_TASK"',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template.
     "printf '#!/bin/sh\\necho \"hello, ${1:-world}\"\\n' > greet.sh",
     "echo 'Run ./greet.sh NAME to be greeted.' >> README.md",
     "echo '*.log' > .gitignore && git add .gitignore && git commit -q -m 'ignore logs'",

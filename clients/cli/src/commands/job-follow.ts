@@ -43,7 +43,12 @@ export async function followJob(
   const drawStatus = () => {
     if (live && last) process.stdout.write(statusLine(last));
   };
-  const ticker = live ? setInterval(() => (clearStatus(), drawStatus()), 1000) : undefined;
+  const ticker = live
+    ? setInterval(() => {
+        clearStatus();
+        drawStatus();
+      }, 1000)
+    : undefined;
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
