@@ -7,6 +7,7 @@ import { createPeerTransport } from "@agentlab/core/peer-transport";
 import { versionLine } from "@agentlab/core/version";
 import { createClient } from "@connectrpc/connect";
 import { startArtifactsServer } from "./artifacts-server.js";
+import { startMemoryTrace } from "./memory-trace.js";
 
 const USAGE = "usage: agentlab-artifacts [--config PATH] [--config-check] [--version]";
 
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   if (!listenAt) throw new Error(`artifact_listen ${config.artifact_listen} is not host:port`);
   const guestListen = config.sandbox_backend === "proxmox" || isLoopbackHost(listenAt.host) ? listenAt : undefined;
   const logger = createLogger({ service: "artifacts" });
+  const stopMemoryTrace = startMemoryTrace();
   const registry = createClient(
     ArtifactRegistryService,
     createPeerTransport(`unix://${config.socket_path}`, { protocol: "connect" }),
@@ -66,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
     rateLimit: { qps: config.artifact_rate_limit_qps, burst: config.artifact_rate_limit_burst },
     registry,
     logger,
-    ...(config.metrics_listen !== undefined && { metricsListen: config.metrics_listen }),
+    ...(config.artifacts_metrics_listen !== undefined && { metricsListen: config.artifacts_metrics_listen }),
   });
   // Tells a supervising process (tests, the benchmark) where the guest listener ended up.
   process.stdout.write(`${JSON.stringify({ ready: true, socket: server.socketPath, guest: server.guestAddress })}\n`);
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     process.once("SIGINT", stop);
   });
   await server.close();
+  stopMemoryTrace();
   return 0;
 }
 

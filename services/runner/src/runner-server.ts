@@ -40,7 +40,7 @@ export interface StartRunnerOptions {
   guestBundlePath?: string | undefined;
   /** Epoch milliseconds. */
   clock?: () => number;
-  /** A registry shared with other services (agentlabd), which serves it; else metrics_listen serves the runner's own. */
+  /** A registry shared with other services (agentlabd), which serves it; else runner_metrics_listen serves the runner's own. */
   metrics?: Registry | undefined;
 }
 
@@ -67,7 +67,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
       configPath: options.configPath,
       guestBundlePath: options.guestBundlePath,
     });
-  const metrics = options.metrics ?? (config.metrics_listen ? createMetricsRegistry("runner") : undefined);
+  const metrics = options.metrics ?? (config.runner_metrics_listen ? createMetricsRegistry("runner") : undefined);
   const backend = metrics ? withBackendMetrics(unmeasured, metrics, backendKindOf(config)) : unmeasured;
   const routes = runnerRoutes({
     backend,
@@ -100,8 +100,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerSe
         }),
       );
     }
-    if (metrics && !options.metrics && config.metrics_listen) {
-      metricsListener = await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger });
+    if (metrics && !options.metrics && config.runner_metrics_listen) {
+      metricsListener = await serveMetrics({ listen: config.runner_metrics_listen, registry: metrics, logger });
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));

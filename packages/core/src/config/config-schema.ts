@@ -239,7 +239,17 @@ export const configFileSchema = z.object({
     .min(32, "must be at least 32 characters")
     .optional()
     .describe("Token peer services present to each other over TCP"),
-  metrics_listen: hostPort().optional().describe("Prometheus /metrics listener (off by default); loopback only"),
+  metrics_listen: hostPort()
+    .optional()
+    .describe(
+      "Prometheus /metrics of control, or of all three services under agentlabd (off by default); loopback only",
+    ),
+  runner_metrics_listen: hostPort()
+    .optional()
+    .describe("/metrics of a runner run as its own service (agentlab-runner); loopback only; off by default"),
+  artifacts_metrics_listen: hostPort()
+    .optional()
+    .describe("/metrics of the artifacts service run on its own (agentlab-artifacts); loopback only; off by default"),
   bootstrap_rate_limit_qps: z
     .number()
     .nonnegative()

@@ -175,15 +175,25 @@ function checkControlListener(values: ConfigFileValues, report: ReportIssue): vo
   }
 }
 
+/** Each service run on its own serves its metrics on its own key, so split units never share a port. */
 function checkMetricsListener(values: ConfigFileValues, report: ReportIssue): void {
-  if (values.metrics_listen === undefined) return;
-  const listen = parseHostPort(values.metrics_listen);
-  if (!listen || !isLoopbackHost(listen.host)) {
-    report(
-      ["metrics_listen"],
-      `${JSON.stringify(values.metrics_listen)} is not a loopback address`,
-      "metrics are served on loopback only, e.g. 127.0.0.1:8847",
-    );
+  const keys = ["metrics_listen", "runner_metrics_listen", "artifacts_metrics_listen"] as const;
+  for (const key of keys) {
+    const value = values[key];
+    if (value === undefined) continue;
+    const listen = parseHostPort(value);
+    if (!listen || !isLoopbackHost(listen.host)) {
+      report(
+        [key],
+        `${JSON.stringify(value)} is not a loopback address`,
+        "metrics are served on loopback only, e.g. 127.0.0.1:8847",
+      );
+    }
+  }
+  const used = keys.filter((k) => values[k] !== undefined).map((k) => [k, values[k]] as const);
+  for (const [i, [key, value]] of used.entries()) {
+    const clash = used.slice(0, i).find(([, other]) => other === value);
+    if (clash) report([key], `uses ${value}, which ${clash[0]} already uses`, "give each service its own port");
   }
 }
 
