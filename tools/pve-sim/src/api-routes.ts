@@ -1,8 +1,16 @@
 import { getNetworkInterfaces } from "./handlers-agent.js";
 import { getClusterResources, getNextId, getNodeStatus, getVersion, listNodes } from "./handlers-cluster.js";
+import {
+  deleteVmFirewallRule,
+  listFirewallGroups,
+  listVmFirewallRules,
+  postVmFirewallRule,
+  RULE_TEXT_KEYS,
+} from "./handlers-firewall.js";
 import { postClone } from "./handlers-qemu-clone.js";
 import { deleteVm, getConfig, postConfig, putConfig } from "./handlers-qemu-config.js";
 import { getStatusCurrent, listQemu, postShutdown, postStart, postStop } from "./handlers-qemu-power.js";
+import { putResize } from "./handlers-qemu-resize.js";
 import { deleteSnapshot, listSnapshots, postRollback, postSnapshot } from "./handlers-snapshot.js";
 import {
   deleteStorageContent,
@@ -25,7 +33,7 @@ import {
   vmidSpec,
 } from "./param-schema.js";
 import { PveError } from "./pve-error.js";
-import { notImplemented } from "./pve-messages.js";
+import { notImplemented, onlyRoot } from "./pve-messages.js";
 import type { ApiCall, ApiHandler, SimContext } from "./sim-context.js";
 
 /**
@@ -121,6 +129,41 @@ const ROUTES: Route[] = [
     }),
     handler: postConfig,
   },
+  route(
+    "PUT",
+    `${Q}/resize`,
+    {
+      ...nodeVm,
+      disk: { type: "string" },
+      size: { type: "string" },
+      digest: { type: "string", optional: true, maxLength: 64 },
+      skiplock: optionalBoolean,
+    },
+    putResize,
+  ),
+  route("GET", "/cluster/firewall/groups", {}, listFirewallGroups),
+  route("GET", `${Q}/firewall/rules`, nodeVm, listVmFirewallRules),
+  route(
+    "POST",
+    `${Q}/firewall/rules`,
+    {
+      ...nodeVm,
+      type: { type: "string" },
+      // 'ACCEPT', 'DROP', 'REJECT' or a security group name (pve-firewall rule properties).
+      action: { type: "string", maxLength: 20 },
+      enable: { type: "integer", optional: true, minimum: 0 },
+      pos: { type: "integer", optional: true, minimum: 0 },
+      digest: { type: "string", optional: true, maxLength: 64 },
+      ...Object.fromEntries(RULE_TEXT_KEYS.map((key) => [key, optionalString])),
+    },
+    postVmFirewallRule,
+  ),
+  route(
+    "DELETE",
+    `${Q}/firewall/rules/(?<pos>\\d+)`,
+    { ...nodeVm, pos: { type: "integer", minimum: 0 }, digest: { type: "string", optional: true, maxLength: 64 } },
+    deleteVmFirewallRule,
+  ),
   route("GET", `${Q}/agent/network-get-interfaces`, nodeVm, getNetworkInterfaces),
   route("GET", `${Q}/snapshot`, nodeVm, listSnapshots),
   route(
@@ -165,7 +208,15 @@ const ROUTES: Route[] = [
   route(
     "GET",
     "/nodes/(?<node>[^/]+)/tasks",
-    { node, limit: optionalInteger, start: optionalInteger, vmid: optionalInteger },
+    {
+      node,
+      limit: optionalInteger,
+      start: optionalInteger,
+      vmid: optionalInteger,
+      source: optionalString,
+      typefilter: optionalString,
+      errors: optionalBoolean,
+    },
     listTasks,
   ),
   route("GET", "/nodes/(?<node>[^/]+)/tasks/(?<upid>[^/]+)/status", { node, upid: { type: "string" } }, getTaskStatus),
@@ -203,5 +254,7 @@ export async function dispatchApi(sim: SimContext, call: ApiCall): Promise<unkno
   // Path parameters win over body/query ones, as in PVE's handler merge.
   const raw = { ...call.params, ...found.pathParams };
   const params = verifyParams(found.route.schema, raw, call.strictForm);
+  // §1.5: `skiplock` is root-only — API tokens (even root@pam!x) are refused.
+  if (params.skiplock === true && call.authId !== "root@pam") throw new PveError(403, onlyRoot);
   return found.route.handler({ sim, call, params });
 }

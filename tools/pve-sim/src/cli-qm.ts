@@ -23,7 +23,7 @@ interface QmCommand {
 async function runTask(
   sim: SimContext,
   out: CliOutput,
-  method: "POST" | "DELETE",
+  method: "POST" | "PUT" | "DELETE",
   path: string,
   params: Record<string, unknown>,
 ): Promise<CliResult> {
@@ -73,6 +73,11 @@ const QM: Record<string, QmCommand> = {
     usage: "qm delsnapshot <vmid> <snapname> [OPTIONS]",
     run: (sim, [vmid, snapname], opts, out) =>
       runTask(sim, out, "DELETE", `${vmPath(sim, vmid)}/snapshot/${snapname}`, opts),
+  },
+  resize: {
+    usage: "qm resize <vmid> <disk> <size> [OPTIONS]",
+    run: (sim, [vmid, disk, size], opts, out) =>
+      runTask(sim, out, "PUT", `${vmPath(sim, vmid)}/resize`, { ...opts, disk, size }),
   },
   status: {
     usage: "qm status <vmid> [OPTIONS]",

@@ -16,6 +16,7 @@ import { createManualClock, createRealClock, type ManualClock, type SimClock, tr
 import type { SimContext } from "./sim-context.js";
 import {
   DEFAULT_DURATIONS,
+  DEFAULT_FIREWALL_GROUPS,
   DEFAULT_TEMPLATE,
   DEFAULT_TOKEN_ID,
   DEFAULT_TOKEN_SECRET,
@@ -120,7 +121,8 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
   const clock = timers.clock;
   const random = createSeededRandom(resolved.seed);
   const storageOptions = options.storages ?? defaultStorages(options.localSnippets ?? true);
-  const state = createSimState(node, storageOptions);
+  const firewallGroups = options.firewallGroups ?? DEFAULT_FIREWALL_GROUPS;
+  const state = createSimState(node, storageOptions, firewallGroups);
   const host = options.host ?? "127.0.0.1";
   const fakeCli = await snapshotFakeCli(FAKE_CLI_BUNDLE);
   let cert: ReturnType<typeof createSimCertificate>;
@@ -176,6 +178,8 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     state.lastNextId = undefined;
     state.rrd.refreshedAt = Number.NEGATIVE_INFINITY;
     state.vmLocks.clear();
+    state.vmFirewallRules.clear();
+    state.firewallGroups = new Map(firewallGroups.map((name) => [name, { comment: undefined }]));
     state.storages = new Map(storageOptions.map((s) => [s.id, createStorage(s)]));
     seedAll();
   };

@@ -178,6 +178,13 @@ export function postClone({ sim, call, params }: HandlerArgs): unknown {
         config.set("name", (params.name as string | undefined) ?? `Copy-of-VM-${base.get("name") ?? vmid}`);
         if (params.description !== undefined) config.set("description", String(params.description));
         placeholder.config = config;
+        // The clone gets a copy of the source's firewall rules (its own `.fw` file).
+        const rules = sim.state.vmFirewallRules.get(vmid);
+        if (rules)
+          sim.state.vmFirewallRules.set(
+            newid,
+            rules.map((rule) => ({ ...rule })),
+          );
       } finally {
         releaseFinal();
       }

@@ -134,9 +134,27 @@ export function deleteTask({ sim, params }: HandlerArgs): unknown {
   return null;
 }
 
+/**
+ * GET /nodes/{n}/tasks: newest first. `source` is `archive` (finished tasks, the default), `active`
+ * (running ones) or `all`; `vmid` matches the task's `id` — for `qmclone` that is the *source*
+ * VMID, not the new VM (§1.4) — and `typefilter` its type; `errors=1` keeps failed tasks only.
+ */
 export function listTasks({ sim, params }: HandlerArgs): unknown {
   assertNode(sim, params.node);
-  return [...sim.state.tasks.values()].reverse().map((task) => {
+  const source = String(params.source ?? "archive");
+  const start = Number(params.start ?? 0);
+  const limit = Number(params.limit ?? 50);
+  const tasks = [...sim.state.tasks.values()].reverse().filter((task) => {
+    if (source === "archive" && task.status !== "stopped") return false;
+    if (source === "active" && task.status !== "running") return false;
+    if (params.vmid !== undefined && task.id !== String(params.vmid)) return false;
+    if (params.typefilter !== undefined && task.type !== params.typefilter) return false;
+    if (params.errors === true && (task.status !== "stopped" || /^(OK|WARNINGS: \d+)$/.test(task.exitstatus ?? ""))) {
+      return false;
+    }
+    return true;
+  });
+  return tasks.slice(start, start + limit).map((task) => {
     const out = taskStatusOf(task);
     if (task.endtime !== undefined) out.endtime = task.endtime;
     if (task.status === "stopped") out.status = task.exitstatus;

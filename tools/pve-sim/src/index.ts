@@ -8,6 +8,7 @@ export { createManualClock, createRealClock, type ManualClock, type SimClock } f
 export {
   type AgentBehaviour,
   DEFAULT_DURATIONS,
+  DEFAULT_FIREWALL_GROUPS,
   DEFAULT_TOKEN_ID,
   DEFAULT_TOKEN_SECRET,
   type PveSimOptions,
@@ -15,7 +16,7 @@ export {
   type StorageOptions,
   type TemplateOptions,
 } from "./sim-options.js";
-export type { RequestLogEntry, SimState, SimVm } from "./sim-state.js";
+export type { RequestLogEntry, SimFirewallRule, SimState, SimVm } from "./sim-state.js";
 export type { SimTask } from "./task-runner.js";
 export { formatUpid, parseUpid, type Upid } from "./upid.js";
 export type { VmSeed } from "./vm-seeding.js";

@@ -128,3 +128,31 @@ export const volumeNameIllegal = (name: string, vmid: number): string =>
 export const volumeExists = (volid: string): string => `volume '${volid}' already exists`;
 export const storageMissing = (storage: string): string => `storage '${storage}' does not exist`;
 export const volumeMissing = (volid: string): string => `no such volume '${volid}'`;
+
+/** §1.4 `resize` task: a disk key the VM does not have. [inferred wording, from qemu-server's resize_vm] */
+export const resizeDiskMissing = (disk: string): string => `disk '${disk}' does not exist`;
+/** Resizing refuses to make a disk smaller. [inferred wording, from qemu-server's resize_vm] */
+export const resizeShrink = "shrinking disks is not supported";
+/** A cdrom (not cloud-init) drive cannot be resized. [inferred wording, from qemu-server's resize_vm] */
+export const resizeCdrom = "you can't resize a cdrom";
+/** `size` outside `\+?\d+(\.\d+)?[KMGT]?`. [inferred wording: PVE's regex-pattern schema error] */
+export const paramSizePattern = "value does not match the regex pattern";
+
+/**
+ * §1.5 root-only parameters (`skiplock`): any other authid — API tokens included, even
+ * `root@pam!<id>` — gets 403. [inferred wording, from PVE's raise_perm_exc]
+ */
+export const onlyRoot = "Permission check failed (Only root may use this option.)";
+
+/**
+ * Firewall rules (pve-firewall verify_rule): `type=group` rules need a security-group-like name.
+ * Proxmox itself stores a rule naming a group that does not exist (it only checks the name's
+ * pattern); the simulator does the same, and the backends check `GET /cluster/firewall/groups`
+ * themselves. [inferred wording, from pve-firewall's verify_rule]
+ */
+export const firewallGroupNameInvalid = "invalid characters in security group name";
+export const firewallRuleTypeUnknown = (type: string): string => `unknown rule type '${type}'`;
+export const firewallActionUnknown = (action: string): string => `unknown action '${action}'`;
+export const firewallNoRule = (pos: number): string => `no rule at position ${pos}`;
+/** pve-common assert_if_modified: a firewall file changed since the digest was read. [inferred wording] */
+export const firewallDigestMismatch = "detected modified configuration - file changed by other user? Try again.";

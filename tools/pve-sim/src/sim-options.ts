@@ -128,6 +128,8 @@ export interface PveSimOptions {
   guestEnv?: Record<string, string>;
   /** Default agent behaviour for seeded templates. */
   agent?: Partial<AgentBehaviour>;
+  /** Cluster firewall security groups that exist (default `DEFAULT_FIREWALL_GROUPS`). */
+  firewallGroups?: string[];
 }
 
 export interface ResolvedOptions {
@@ -162,5 +164,12 @@ export function defaultStorages(localSnippets: boolean): StorageOptions[] {
     { id: "local-zfs", type: "zfspool", content: ["images", "rootdir"] },
   ];
 }
+
+/**
+ * The groups AgentLab's profile network modes name (`off`, `nat`, `allowlist`). Note: PVE's API
+ * creates groups of at most 18 characters (pve-firewall `max_group_name_length`), and
+ * `agent_nat_allowlist` has 19; the simulator seeds it anyway, as a hand-written cluster.fw would.
+ */
+export const DEFAULT_FIREWALL_GROUPS: readonly string[] = ["agent_nat_default", "agent_nat_off", "agent_nat_allowlist"];
 
 export const DEFAULT_TEMPLATE: TemplateOptions = { vmid: 9000, name: "ubuntu-2404-cloudinit", storage: "local-zfs" };

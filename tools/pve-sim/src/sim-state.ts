@@ -57,6 +57,19 @@ export interface SimVm {
   createdAt: number;
 }
 
+/** One entry of a VM's firewall rules (`/etc/pve/firewall/<vmid>.fw`, pve-firewall's rule properties). */
+export interface SimFirewallRule {
+  type: string;
+  action: string;
+  enable: number;
+  [key: string]: string | number;
+}
+
+/** A cluster security group (`[group <name>]` in `/etc/pve/firewall/cluster.fw`). */
+export interface SimFirewallGroup {
+  comment: string | undefined;
+}
+
 export interface RequestLogEntry {
   seq: number;
   time: number;
@@ -83,6 +96,10 @@ export interface SimState {
   rrd: { refreshedAt: number; entries: Map<number, { name?: string; status: string; template: boolean }> };
   /** VM flocks outlive VMs (the lock file stays on a real host). */
   vmLocks: Map<number, FileLock>;
+  /** Cluster security groups by name. */
+  firewallGroups: Map<string, SimFirewallGroup>;
+  /** Per-VMID firewall rules, position 0 first (the `.fw` file exists apart from the VM config). */
+  vmFirewallRules: Map<number, SimFirewallRule[]>;
 }
 
 export function createStorage(options: StorageOptions): SimStorage {
@@ -102,7 +119,11 @@ export function createStorage(options: StorageOptions): SimStorage {
   };
 }
 
-export function createSimState(node: string, storages: StorageOptions[]): SimState {
+export function createSimState(
+  node: string,
+  storages: StorageOptions[],
+  firewallGroups: readonly string[] = [],
+): SimState {
   return {
     node,
     storages: new Map(storages.map((s) => [s.id, createStorage(s)])),
@@ -113,6 +134,8 @@ export function createSimState(node: string, storages: StorageOptions[]): SimSta
     lastNextId: undefined,
     rrd: { refreshedAt: Number.NEGATIVE_INFINITY, entries: new Map() },
     vmLocks: new Map(),
+    firewallGroups: new Map(firewallGroups.map((name) => [name, { comment: undefined }])),
+    vmFirewallRules: new Map(),
   };
 }
 
@@ -144,10 +167,12 @@ export function stateSnapshot(state: SimState): Record<string, unknown> {
       lock: vm.config.get("lock"),
       flock: vm.flock.snapshot(),
       snapshots: [...vm.snapshots.keys()],
+      firewallRules: state.vmFirewallRules.get(vm.vmid) ?? [],
       ipv4: vm.ipv4,
       owner: vm.owner,
     })),
     snippets: Object.fromEntries(state.snippets),
+    firewallGroups: [...state.firewallGroups.keys()].sort(),
     tasks: [...state.tasks.values()].map((t) => ({
       upid: t.upid,
       type: t.type,

@@ -64,6 +64,8 @@ export function removeVm(sim: SimContext, vmid: number): void {
   const vm = sim.state.vms.get(vmid);
   sim.state.vms.delete(vmid);
   if (!vm) return;
+  // Destroy removes the VM's firewall file too (its rules must not pass to a later VM with this ID).
+  sim.state.vmFirewallRules.delete(vmid);
   for (const storage of sim.state.storages.values()) {
     for (const [volid, volume] of storage.volumes) {
       if (volume.vmid === vmid) storage.volumes.delete(volid);
