@@ -2,7 +2,15 @@ import type { CallContext } from "../../backend.js";
 import { BackendError } from "../../backend-errors.js";
 import type { BackoffPolicy } from "../proxmox-common/backoff.js";
 import type { AgentInterface } from "../proxmox-common/guest-ip-selector.js";
-import type { PveConfig, PveDriver, PveNodeStatus, PveVmListEntry, PveVmStatus } from "../proxmox-common/pve-driver.js";
+import type {
+  PveConfig,
+  PveDriver,
+  PveFirewallRule,
+  PveNodeStatus,
+  PveTaskEntry,
+  PveVmListEntry,
+  PveVmStatus,
+} from "../proxmox-common/pve-driver.js";
 import type { RuntimeDeps } from "../proxmox-common/runtime-deps.js";
 import { isUpid } from "../proxmox-common/upid.js";
 import type { PveClient, PveMethod, PveParams } from "./pve-client.js";
@@ -147,6 +155,28 @@ export function createProxmoxApiDriver(
         vmid,
       );
     },
+    async activeTasks(ctx) {
+      const path = `/nodes/${enc(await node(ctx))}/tasks`;
+      return ((await client.request(ctx, "GET", path, { source: "active" })) as PveTaskEntry[] | null) ?? [];
+    },
+    async firewallGroups(ctx) {
+      const groups = (await client.request(ctx, "GET", "/cluster/firewall/groups")) as Array<{ group: string }> | null;
+      return (groups ?? []).map((g) => g.group);
+    },
+    async firewallRules(ctx, vmid) {
+      return (
+        ((await client.request(ctx, "GET", await vmPath(ctx, vmid, "/firewall/rules"))) as PveFirewallRule[]) ?? []
+      );
+    },
+    async addFirewallGroupRule(ctx, vmid, group) {
+      // Synchronous (returns null), like PUT config.
+      await client.request(ctx, "POST", await vmPath(ctx, vmid, "/firewall/rules"), {
+        type: "group",
+        action: group,
+        enable: 1,
+      });
+    },
+    // No `unlock`: clearing a `lock:` needs `skiplock`, which PVE grants to root@pam only, not to tokens.
     async volumeAlloc(ctx, storage, ownerVmid, fileName, size) {
       const data = await client.request(ctx, "POST", `/nodes/${enc(await node(ctx))}/storage/${enc(storage)}/content`, {
         vmid: ownerVmid,

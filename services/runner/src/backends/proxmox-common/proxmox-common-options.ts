@@ -34,6 +34,13 @@ export interface ProxmoxCommonOptions {
   cloneRecheckGraceMs?: number;
   /** Time given to cleanup after a failed provision, even past the caller's deadline (default 60 s). */
   cleanupGraceMs?: number;
+  /**
+   * Off by default. When on, a VM carrying our ownership tag (or marker) whose `lock: clone`
+   * outlives every clone task that could hold it (none running for the VM or its template) is
+   * unlocked (`qm unlock`) instead of reported as `locked` (reference/proxmox.md §5.7 scenario 7).
+   * Shell backend only: the API cannot clear a lock with a token (skiplock is root@pam's alone).
+   */
+  unlockLeakedCloneLocks?: boolean;
   deps?: Partial<RuntimeDeps>;
 }
 
@@ -52,6 +59,7 @@ export interface ProxmoxCore {
   readAttempts: number;
   cloneRecheckGraceMs: number;
   cleanupGraceMs: number;
+  unlockLeakedCloneLocks: boolean;
 }
 
 /** Proxmox tags: lower-case `[a-z0-9_][a-z0-9_+.-]*` (they are normalised to lower case on write, §1.5). */
@@ -90,6 +98,12 @@ export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOp
     );
   }
   const deps = resolveDeps(options.deps);
+  if (options.unlockLeakedCloneLocks && !driver.unlock) {
+    deps.log.warn(
+      "unlockLeakedCloneLocks is on, but this backend cannot clear a lock: Proxmox allows skiplock to root@pam only, not to API tokens; leaked locks are reported instead",
+      { backend: driver.kind },
+    );
+  }
   return {
     driver,
     deps,
@@ -105,5 +119,6 @@ export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOp
     readAttempts: options.readAttempts ?? 3,
     cloneRecheckGraceMs: options.cloneRecheckGraceMs ?? 3_000,
     cleanupGraceMs: options.cleanupGraceMs ?? 60_000,
+    unlockLeakedCloneLocks: options.unlockLeakedCloneLocks === true && driver.unlock !== undefined,
   };
 }

@@ -35,6 +35,22 @@ export interface PveNodeStatus {
   memoryBytes: number;
 }
 
+/** A task of `GET /nodes/{n}/tasks` (§1.4): `id` is the VMID it acts on — the *source* for `qmclone`. */
+export interface PveTaskEntry {
+  upid: string;
+  type: string;
+  id: string;
+  status?: string;
+}
+
+/** One VM firewall rule (pve-firewall); a security group is applied as `type: group`, `action: <group>`. */
+export interface PveFirewallRule {
+  pos: number;
+  type: string;
+  action: string;
+  enable?: number;
+}
+
 export interface CloneRequest {
   templateVmid: number;
   newVmid: number;
@@ -64,6 +80,18 @@ export interface PveDriver {
   snapshotCreate(ctx: CallContext, vmid: number, name: string): Promise<void>;
   snapshotRollback(ctx: CallContext, vmid: number, name: string): Promise<void>;
   snapshotDelete(ctx: CallContext, vmid: number, name: string): Promise<void>;
+  /** Tasks running on the node now (`GET /nodes/{n}/tasks?source=active`). */
+  activeTasks(ctx: CallContext): Promise<PveTaskEntry[]>;
+  /** Names of the cluster firewall's security groups (`GET /cluster/firewall/groups`). */
+  firewallGroups(ctx: CallContext): Promise<string[]>;
+  firewallRules(ctx: CallContext, vmid: number): Promise<PveFirewallRule[]>;
+  /** Adds an enabled `type=group` rule (a synchronous call, not a task). */
+  addFirewallGroupRule(ctx: CallContext, vmid: number, group: string): Promise<void>;
+  /**
+   * Clears a persistent `lock:` (`qm unlock`). Absent where the transport cannot: over the API it
+   * needs `skiplock`, which Proxmox allows to root@pam alone — never to an API token (§1.5).
+   */
+  unlock?: (ctx: CallContext, vmid: number) => Promise<void>;
   /** Allocates a volume owned by `ownerVmid` (≥ 100); returns its volid. */
   volumeAlloc(ctx: CallContext, storage: string, ownerVmid: number, fileName: string, size: string): Promise<string>;
   volumeFree(ctx: CallContext, volid: string): Promise<void>;

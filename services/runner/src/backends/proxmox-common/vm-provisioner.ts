@@ -1,6 +1,8 @@
 import type { CallContext, ProvisionSpec } from "../../backend.js";
 import { BackendError, isBackendError } from "../../backend-errors.js";
 import { checkDeadline, retryOnKinds, sleepWithinDeadline } from "./backoff.js";
+import { applyFirewallGroup, validateFirewallGroup } from "./firewall-group.js";
+import { unlockIfLeaked } from "./leaked-lock.js";
 import type { ProxmoxCore } from "./proxmox-common-options.js";
 import type { PveConfig } from "./pve-driver.js";
 import { isLinkedCloneRefusal } from "./pve-errors.js";
@@ -64,11 +66,20 @@ export function validateProvisionSpec(core: ProxmoxCore, ctx: CallContext, spec:
       throw bad(`${key} ${JSON.stringify(value)} is not a valid Proxmox identifier`, "use e.g. vmbr1 / virtio");
     }
   }
+  if (spec.network.firewallGroup !== undefined) validateFirewallGroup(spec.network.firewallGroup, spec.vmid);
   return spec.templateVmid;
 }
 
-/** Waits until a clone's `lock: clone` is gone; returns the final config, or undefined if the VM vanished. */
-async function waitCloneSettled(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<PveConfig | undefined> {
+/**
+ * Waits until a clone's `lock: clone` is gone; returns the final config, or undefined if the VM
+ * vanished. A lock no clone task holds any more is cleared only when the operator allowed it.
+ */
+async function waitCloneSettled(
+  core: ProxmoxCore,
+  ctx: CallContext,
+  vmid: number,
+  templateVmid: number,
+): Promise<PveConfig | undefined> {
   const stillLocked = () =>
     new BackendError("locked", `VM ${vmid} still carries 'lock: clone' at the deadline`, {
       vmid,
@@ -84,6 +95,7 @@ async function waitCloneSettled(core: ProxmoxCore, ctx: CallContext, vmid: numbe
       throw err;
     }
     if (!config || configString(config, "lock") !== "clone") return config;
+    if (await unlockIfLeaked(core, ctx, vmid, config, templateVmid)) continue;
     if (!(await sleepWithinDeadline(ctx, core.deps, core.taskPoll, attempt))) throw stillLocked();
   }
 }
@@ -92,8 +104,8 @@ async function waitCloneSettled(core: ProxmoxCore, ctx: CallContext, vmid: numbe
  * Who holds `vmid` now. A placeholder config with `lock: clone` carries no description yet (§1.5
  * clone worker), so wait for it to settle before judging by the marker.
  */
-async function whoHolds(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<Existing> {
-  const config = await waitCloneSettled(core, ctx, vmid);
+async function whoHolds(core: ProxmoxCore, ctx: CallContext, vmid: number, templateVmid: number): Promise<Existing> {
+  const config = await waitCloneSettled(core, ctx, vmid, templateVmid);
   if (!config) return "absent";
   const marker = parseDescriptionMarker(configString(config, "description"));
   return marker?.owner === core.ownerTag && marker.requestId === ctx.requestId ? "ours" : "foreign";
@@ -147,7 +159,7 @@ async function cloneVm(
       // time to write its placeholder config, then look.
       if (failure.kind === "unreachable")
         await core.deps.sleep(core.cloneRecheckGraceMs, ctx.signal).catch(() => undefined);
-      const holder = await whoHolds(core, ctx, spec.vmid);
+      const holder = await whoHolds(core, ctx, spec.vmid, templateVmid);
       if (holder === "ours") return;
       if (holder === "foreign") throw alreadyExists(spec.vmid);
       if (failure.kind === "already_exists") continue; // it was there and vanished: try again
@@ -234,7 +246,7 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
   let cloned = false;
   if (existing) {
     // A retry of this very request (maybe after a runner restart) finds its own clone: resume.
-    const holder = await whoHolds(core, ctx, spec.vmid);
+    const holder = await whoHolds(core, ctx, spec.vmid, templateVmid);
     if (holder === "foreign") throw alreadyExists(spec.vmid);
     cloned = holder === "ours";
   }
@@ -261,7 +273,7 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
     }
   }
   try {
-    const settled = await waitCloneSettled(core, ctx, spec.vmid);
+    const settled = await waitCloneSettled(core, ctx, spec.vmid, templateVmid);
     if (!settled)
       throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, {
         vmid: spec.vmid,
@@ -269,6 +281,9 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
     await deleteSnippetsOf(core.snippets, spec.vmid); // a previous, interrupted attempt's file
     const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
     const config = await configureVm(core, ctx, spec, snippet);
+    if (spec.network.firewallGroup !== undefined) {
+      await applyFirewallGroup(core, ctx, spec.vmid, spec.network.firewallGroup);
+    }
     await resizeIfAsked(core, ctx, spec, config);
   } catch (err) {
     await cleanupFailedProvision(core, ctx, spec.vmid);

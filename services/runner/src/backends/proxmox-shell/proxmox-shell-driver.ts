@@ -2,7 +2,14 @@ import { hostname } from "node:os";
 import type { CallContext } from "../../backend.js";
 import { BackendError } from "../../backend-errors.js";
 import type { AgentInterface } from "../proxmox-common/guest-ip-selector.js";
-import type { PveConfig, PveDriver, PveVmListEntry, PveVmStatus } from "../proxmox-common/pve-driver.js";
+import type {
+  PveConfig,
+  PveDriver,
+  PveFirewallRule,
+  PveTaskEntry,
+  PveVmListEntry,
+  PveVmStatus,
+} from "../proxmox-common/pve-driver.js";
 import { parsePveshJson, parsePvesmAlloc } from "./qm-output-parsers.js";
 import type { CommandRunner } from "./qm-runner.js";
 
@@ -14,8 +21,11 @@ import type { CommandRunner } from "./qm-runner.js";
 export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: string | undefined): PveDriver {
   let nodeName = configuredNode;
 
-  const pveshGet = async (ctx: CallContext, path: string): Promise<unknown> =>
-    parsePveshJson(await runner.run(ctx, "pvesh", ["get", path, "--output-format", "json"]), `pvesh get ${path}`);
+  const pveshGet = async (ctx: CallContext, path: string, options: string[] = []): Promise<unknown> =>
+    parsePveshJson(
+      await runner.run(ctx, "pvesh", ["get", path, ...options, "--output-format", "json"]),
+      `pvesh get ${path}`,
+    );
 
   /** `qm` only sees VMs of the node it runs on: default to this host's name, checked against /nodes. */
   const node = async (ctx: CallContext): Promise<string> => {
@@ -113,6 +123,25 @@ export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: 
     },
     async snapshotDelete(ctx, vmid, name) {
       await qmTask(ctx, ["delsnapshot", String(vmid), name], vmid);
+    },
+    async activeTasks(ctx) {
+      return ((await pveshGet(ctx, `/nodes/${await node(ctx)}/tasks`, ["--source", "active"])) as PveTaskEntry[]) ?? [];
+    },
+    async firewallGroups(ctx) {
+      const groups = (await pveshGet(ctx, "/cluster/firewall/groups")) as Array<{ group: string }> | null;
+      return (groups ?? []).map((g) => g.group);
+    },
+    async firewallRules(ctx, vmid) {
+      return ((await pveshGet(ctx, await vmPath(ctx, vmid, "/firewall/rules"))) as PveFirewallRule[]) ?? [];
+    },
+    async addFirewallGroupRule(ctx, vmid, group) {
+      // `pvesh create` is safe here: firewall rules are a synchronous call, not a task (§2, rule 10).
+      const path = await vmPath(ctx, vmid, "/firewall/rules");
+      await runner.run(ctx, "pvesh", ["create", path, "--type", "group", "--action", group, "--enable", "1"], { vmid });
+    },
+    async unlock(ctx, vmid) {
+      // §1.6: the root-only escape hatch for a leaked `lock:`.
+      await runner.run(ctx, "qm", ["unlock", String(vmid)], { vmid });
     },
     async volumeAlloc(ctx, storage, ownerVmid, fileName, size) {
       return parsePvesmAlloc(await runner.run(ctx, "pvesm", ["alloc", storage, String(ownerVmid), fileName, size]));
