@@ -15,6 +15,8 @@ export interface AgentlabdProcess {
   child: ChildProcess;
   /** Everything written to stderr so far (logs at warn and above), for failure messages. */
   stderr(): string;
+  /** Everything written to stdout so far (logs below warn), e.g. to check that no secret is logged. */
+  stdout(): string;
   /** SIGTERM and wait for the exit; SIGKILL if it has not gone after `graceMs`. Returns the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -30,7 +32,8 @@ export async function startAgentlabd(options: {
   });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  child.stdout?.resume();
+  let stdout = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let hasExited = false;
   void exited.then(() => (hasExited = true));
@@ -56,5 +59,5 @@ export async function startAgentlabd(options: {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return { child, stderr: () => stderr, stop };
+  return { child, stderr: () => stderr, stdout: () => stdout, stop };
 }
