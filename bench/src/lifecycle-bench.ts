@@ -1,0 +1,171 @@
+/**
+ * Sandbox lifecycle throughput on a zero-delay Proxmox: N lifecycles (CreateSandbox waiting for
+ * READY, then DestroySandbox) through control's CLI-facing Connect API on its Unix socket, ~8 at a
+ * time, against a real agentlabd on the proxmox-api backend and pve-sim at --time-scale 0 (every
+ * simulated duration is 0), each in its own process. Prints lifecycles/s, create→READY p50/p99 and
+ * the CPU share of the simulator and of agentlabd (utime+stime from /proc over the wall time).
+ *
+ *   npm run bench:lifecycle -w bench -- [lifecycles=200] [concurrency=8]
+ *
+ * LIFECYCLE_POLL_MS=n (diagnostic): control uses a runner in this process whose polls start at n ms
+ * (lifecycle-fast-runner.ts) instead of agentlabd's own; agentlabd's CPU share then excludes the runner.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { SandboxService, SandboxState } from "@agentlab/api";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { startFastPollRunner } from "./lifecycle-fast-runner.js";
+import { cpuSeconds, startAgentlabd, startPveSim } from "./lifecycle-processes.js";
+import { percentile, printTable } from "./lifecycle-stats.js";
+
+const LIFECYCLES = Number(process.argv[2] ?? 200);
+const CONCURRENCY = Number(process.argv[3] ?? 8);
+const WARMUP = 16;
+const POLL_MS = process.env.LIFECYCLE_POLL_MS ? Number(process.env.LIFECYCLE_POLL_MS) : undefined;
+
+const PROFILE = `name: bench
+backend: proxmox
+template_vmid: 9000
+resources:
+  cores: 1
+  memory_mb: 512
+behavior:
+  ttl_minutes_default: 60
+  keepalive_default: false
+`;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "agentlab-bench-lifecycle-"));
+  // Stopped in reverse start order: agentlabd, the diagnostic runner if any, then the simulator.
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const snippetsDir = join(dir, "snippets");
+    const profilesDir = join(dir, "profiles");
+    const runDir = join(dir, "run");
+    for (const d of [snippetsDir, profilesDir, runDir, join(dir, "data")]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(profilesDir, "bench.yaml"), PROFILE);
+
+    const sim = await startPveSim(["--time-scale", "0", "--snippets-dir", snippetsDir]);
+    stops.push(() => sim.child.stop());
+    const config = {
+      data_dir: join(dir, "data"),
+      run_dir: runDir,
+      profiles_dir: profilesDir,
+      deployment_id: "bench",
+      log_level: "error",
+      sandbox_backend: "proxmox",
+      proxmox_backend: "api",
+      proxmox_api_url: new URL(sim.info.url).origin,
+      proxmox_api_token: sim.info.token,
+      proxmox_tls_fingerprint: sim.info.fingerprint,
+      snippets_dir: snippetsDir,
+      bootstrap_listen: `127.0.0.1:${await freePort()}`,
+      artifact_listen: `127.0.0.1:${await freePort()}`,
+      agent_subnet: "127.0.0.0/8",
+      max_active_sandboxes: CONCURRENCY * 2,
+      ...(POLL_MS !== undefined
+        ? {
+            runners: [
+              {
+                name: "bench",
+                endpoint: `unix://${join(runDir, "bench-runner.sock")}`,
+                vmid_range: { min: 1000, max: 999999 },
+              },
+            ],
+          }
+        : {}),
+    };
+    const configPath = join(dir, "config.yaml");
+    writeFileSync(
+      configPath,
+      Object.entries(config)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join("\n"),
+      { mode: 0o600 },
+    );
+    if (POLL_MS !== undefined) {
+      const runner = await startFastPollRunner({
+        configPath,
+        socketPath: join(runDir, "bench-runner.sock"),
+        sim: sim.info,
+        snippetsDir,
+        pollMs: POLL_MS,
+        cloneConcurrency: 2,
+      });
+      stops.push(() => runner.close());
+    }
+    const daemon = await startAgentlabd(configPath, join(runDir, "artifacts.sock"));
+    stops.push(() => daemon.stop());
+
+    const socketPath = join(runDir, "agentlabd.sock");
+    const transport = createGrpcTransport({
+      baseUrl: "http://localhost",
+      nodeOptions: { createConnection: () => net.connect(socketPath) },
+    });
+    const sandboxes = createClient(SandboxService, transport);
+
+    const lifecycle = async (): Promise<number> => {
+      const started = performance.now();
+      const { sandbox } = await sandboxes.createSandbox({ profile: "bench", wait: true });
+      const readyMs = performance.now() - started;
+      if (sandbox?.state !== SandboxState.READY) throw new Error(`sandbox ${sandbox?.vmid} ended ${sandbox?.state}`);
+      await sandboxes.destroySandbox({ sandbox: { selector: { case: "vmid", value: sandbox.vmid } } });
+      return readyMs;
+    };
+    const runBatch = async (count: number): Promise<number[]> => {
+      const readyMs: number[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < count) {
+          next++;
+          readyMs.push(await lifecycle());
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      return readyMs;
+    };
+
+    // Warm up JIT, TLS sessions and the SQLite page cache before measuring.
+    await runBatch(WARMUP);
+    const simCpu0 = cpuSeconds(sim.child.pid);
+    const daemonCpu0 = cpuSeconds(daemon.pid);
+    const t0 = performance.now();
+    const readyMs = await runBatch(LIFECYCLES);
+    const wallS = (performance.now() - t0) / 1000;
+    const simCpu = cpuSeconds(sim.child.pid) - simCpu0;
+    const daemonCpu = cpuSeconds(daemon.pid) - daemonCpu0;
+    readyMs.sort((a, b) => a - b);
+
+    const p50 = percentile(readyMs, 50);
+    printTable(
+      `sandbox lifecycles: proxmox-api backend, pve-sim --time-scale 0, ${LIFECYCLES} lifecycles, concurrency ${CONCURRENCY}` +
+        (POLL_MS !== undefined ? `, runner polls from ${POLL_MS} ms (diagnostic)` : ""),
+      [
+        ["lifecycles/s", (LIFECYCLES / wallS).toFixed(1), "≥ 100"],
+        ["create→READY p50 (ms)", p50.toFixed(1), "≤ 30"],
+        ["create→READY p99 (ms)", percentile(readyMs, 99).toFixed(1)],
+        ["create→READY max (ms)", (readyMs.at(-1) ?? 0).toFixed(1)],
+        ["wall time (s)", wallS.toFixed(2)],
+        ["pve-sim CPU share (% of one core)", ((100 * simCpu) / wallS).toFixed(1)],
+        ["agentlabd CPU share (% of one core)", ((100 * daemonCpu) / wallS).toFixed(1)],
+      ],
+    );
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
