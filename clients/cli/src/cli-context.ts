@@ -18,6 +18,8 @@ export interface GlobalOptions {
   output?: string;
   json?: boolean;
   timeout?: string;
+  token?: string;
+  caFile?: string;
 }
 
 export interface CliContext {
@@ -37,6 +39,8 @@ export function resolveContext(command: Command, env: NodeJS.ProcessEnv = proces
   const format = resolveFormat(opts);
   const endpoint = opts.socket ?? env.AGENTLAB_SOCKET ?? DEFAULT_SOCKET;
   const artifactsEndpoint = opts.artifactsSocket ?? env.AGENTLAB_ARTIFACTS_SOCKET ?? DEFAULT_ARTIFACTS_SOCKET;
+  const token = opts.token ?? env.AGENTLAB_TOKEN;
+  const caFile = opts.caFile ?? env.AGENTLAB_CA_FILE;
   let clients: ControlClients | undefined;
   return {
     printer: createPrinter(format, process.stdout, env),
@@ -44,7 +48,12 @@ export function resolveContext(command: Command, env: NodeJS.ProcessEnv = proces
     artifactsEndpoint,
     timeoutMs: parseTimeout(opts.timeout ?? "10m"),
     clients() {
-      clients ??= createControlClients(createControlTransport(endpoint));
+      clients ??= createControlClients(
+        createControlTransport(endpoint, {
+          ...(token ? { token } : {}),
+          ...(caFile ? { caFile } : {}),
+        }),
+      );
       return clients;
     },
     now: () => new Date(),

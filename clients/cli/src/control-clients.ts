@@ -3,6 +3,7 @@
  * endpoint. One HTTP/2 connection carries all of them.
  */
 
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import {
   EventService,
@@ -12,8 +13,9 @@ import {
   SystemService,
   WorkspaceService,
 } from "@agentlab/api";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { UsageError } from "./cli-errors.js";
 
 export interface ControlClients {
   sandboxes: Client<typeof SandboxService>;
@@ -24,8 +26,18 @@ export interface ControlClients {
   system: Client<typeof SystemService>;
 }
 
-/** `unix:///path`, a bare absolute path, or `http(s)://host:port`. */
-export function createControlTransport(endpoint: string): Transport {
+export interface RemoteOptions {
+  /** control_auth_token, sent as a bearer token (remote endpoints only). */
+  token?: string;
+  /** PEM file of the CA (or the certificate itself) that signed control_listen's certificate. */
+  caFile?: string;
+}
+
+/**
+ * `unix:///path`, a bare absolute path, or `https://host:port` (control_listen). A token is never
+ * sent in clear text off this host: plain `http://` is accepted for loopback addresses only.
+ */
+export function createControlTransport(endpoint: string, remote: RemoteOptions = {}): Transport {
   const socketPath = endpoint.startsWith("unix://")
     ? endpoint.slice("unix://".length)
     : endpoint.startsWith("/")
@@ -37,7 +49,32 @@ export function createControlTransport(endpoint: string): Transport {
       nodeOptions: { createConnection: () => net.connect(socketPath) },
     });
   }
-  return createGrpcTransport({ baseUrl: endpoint });
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`invalid endpoint ${JSON.stringify(endpoint)}: use a socket path or https://host:port`);
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname) || url.hostname.startsWith("127.");
+  if (url.protocol === "http:" && !loopback) {
+    throw new UsageError(`refusing plain http to ${url.host}: control_listen off loopback speaks https`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`invalid endpoint ${JSON.stringify(endpoint)}: use a socket path or https://host:port`);
+  }
+  const interceptors: Interceptor[] = [];
+  const token = remote.token;
+  if (token) {
+    interceptors.push((next) => (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    });
+  }
+  return createGrpcTransport({
+    baseUrl: endpoint,
+    interceptors,
+    ...(remote.caFile ? { nodeOptions: { ca: readFileSync(remote.caFile) } } : {}),
+  });
 }
 
 export function createControlClients(transport: Transport): ControlClients {

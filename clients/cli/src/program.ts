@@ -15,8 +15,13 @@ export function buildProgram(): Command {
   const program = new Command("agentlab")
     .description("AgentLab: isolated sandboxes for unattended AI coding agents")
     .version(versionLine(), "-v, --version", "print the version")
-    .option("--socket <path>", "control socket or endpoint (env AGENTLAB_SOCKET; default /run/agentlab/agentlabd.sock)")
+    .option(
+      "--socket <path>",
+      "control socket, or https://host:port for control_listen (env AGENTLAB_SOCKET; default /run/agentlab/agentlabd.sock)",
+    )
     .option("--artifacts-socket <path>", "artifacts socket for downloads (env AGENTLAB_ARTIFACTS_SOCKET)")
+    .option("--token <token>", "control_auth_token for a remote https:// endpoint (env AGENTLAB_TOKEN)")
+    .option("--ca-file <pem>", "CA certificate that signed control_listen's certificate (env AGENTLAB_CA_FILE)")
     .addOption(new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS]))
     .option("--json", "same as --output json")
     .option("--timeout <duration>", "timeout for each request, e.g. 30s, 10m", "10m")

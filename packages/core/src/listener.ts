@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { type ConnectRouter, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { type Logger, pino } from "pino";
@@ -34,6 +35,11 @@ export interface ListenOptions {
   shutdownGraceMs?: number;
   /** group(5) file used to resolve `unix.group`; injectable for tests. */
   groupFile?: string;
+  /**
+   * TLS for a TCP listener (control_listen off loopback): PEM certificate chain and key. The
+   * protocol is then chosen by ALPN (h2 or http/1.1) instead of by the first bytes.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface Listener {
@@ -135,7 +141,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     }
   });
 
-  const netServer = net.createServer((socket) => {
+  const onConnection = (socket: net.Socket) => {
     rawSockets.add(socket);
     socket.once("close", () => {
       rawSockets.delete(socket);
@@ -146,7 +152,7 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       socket.destroy();
       return;
     }
-    dispatchByFirstBytes(socket, (protocol) => {
+    const handOff = (protocol: "http2" | "http1") => {
       if (protocol === "http2") {
         // The session reads the bytes put back on the next tick; resuming here would drop them.
         h2Server.emit("connection", socket);
@@ -155,8 +161,17 @@ export async function listen(options: ListenOptions): Promise<Listener> {
         h1Server.emit("connection", socket);
         socket.resume();
       }
-    });
-  });
+    };
+    if (socket instanceof tls.TLSSocket) handOff(socket.alpnProtocol === "h2" ? "http2" : "http1");
+    else dispatchByFirstBytes(socket, handOff);
+  };
+  const netServer: net.Server = options.tls
+    ? tls.createServer(
+        { cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["h2", "http/1.1"] },
+        onConnection,
+      )
+    : net.createServer(onConnection);
+  if (options.tls && !("tcp" in options.endpoint)) throw new Error("listen: TLS is for TCP listeners only");
 
   const { address, port, unixPath } = await bind(netServer, options, logger);
 

@@ -4,18 +4,22 @@
  * guest_socket for local sandboxes, bootstrap_listen for Proxmox guests, control_listen (TCP, token)
  * when configured.
  */
+
+import { readFileSync } from "node:fs";
 import type { AgentLabConfig, Listener, Logger } from "@agentlab/core";
 import {
   createBearerAuthInterceptor,
   createPeerTransport,
   isLoopbackHost,
   listen,
+  PermissionDeniedError,
   parseHostPort,
   remoteAddressKey,
 } from "@agentlab/core";
 import { GuestGuard } from "@agentlab/core/guest-guard";
 import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
 import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
+import { SubnetGuard } from "@agentlab/core/subnet-guard";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import { type ControlApp, createControlApp } from "./control-app.js";
@@ -155,13 +159,7 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
       );
     }
     if (config.control_listen) {
-      const { host, port } = parseHostPort(config.control_listen) ?? { host: "127.0.0.1", port: 8845 };
-      const interceptors = config.control_auth_token
-        ? [createBearerAuthInterceptor(config.control_auth_token, "control_auth_token")]
-        : [];
-      listeners.push(
-        await listen({ endpoint: { tcp: { host, port } }, connectRoutes: controlRoutes, interceptors, logger }),
-      );
+      listeners.push(await listenForRemoteCli(config, controlRoutes, logger));
     }
     if (metrics && !options.metrics && config.metrics_listen) {
       listeners.push(await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger }));
@@ -187,4 +185,40 @@ export async function startControl(options: StartControlOptions): Promise<Runnin
     closeDatabase(db);
     throw err;
   }
+}
+
+/**
+ * control_listen (DESIGN §2): remote CLIs over TCP, with the bearer token, the CIDR allow-list and
+ * TLS that config validation requires off loopback. Peers' internal API is never served here.
+ */
+async function listenForRemoteCli(
+  config: AgentLabConfig,
+  routes: (router: ConnectRouter) => void,
+  logger: Logger,
+): Promise<Listener> {
+  const at = parseHostPort(config.control_listen ?? "");
+  if (!at) throw new Error(`control_listen ${JSON.stringify(config.control_listen)} is not host:port`);
+  const interceptors: Interceptor[] = [];
+  const allowed = config.control_allow_cidrs ?? [];
+  if (allowed.length > 0) {
+    const subnet = new SubnetGuard(allowed);
+    interceptors.push((next) => async (req) => {
+      const source = req.contextValues.get(remoteAddressKey);
+      if (!subnet.allows(source)) {
+        throw new PermissionDeniedError({
+          message: "remote address not allowed",
+          value: source ?? "unknown",
+          hint: "add its network to control_allow_cidrs",
+        });
+      }
+      return next(req);
+    });
+  }
+  if (config.control_auth_token)
+    interceptors.push(createBearerAuthInterceptor(config.control_auth_token, "control_auth_token"));
+  const tls =
+    config.control_tls_cert_path && config.control_tls_key_path
+      ? { cert: readFileSync(config.control_tls_cert_path), key: readFileSync(config.control_tls_key_path) }
+      : undefined;
+  return listen({ endpoint: { tcp: at }, connectRoutes: routes, interceptors, logger, ...(tls ? { tls } : {}) });
 }

@@ -230,6 +230,12 @@ export const configFileSchema = z.object({
     .min(32, "must be at least 32 characters")
     .optional()
     .describe("Bearer token remote CLIs present on control_listen"),
+  control_tls_cert_path: absolutePath()
+    .optional()
+    .describe("PEM certificate (chain) for control_listen; required with control_tls_key_path off loopback"),
+  control_tls_key_path: absolutePath()
+    .optional()
+    .describe("PEM private key for control_listen's certificate (keep it mode 0600)"),
   control_allow_cidrs: z
     .array(z.string())
     .optional()

@@ -166,6 +166,14 @@ function checkControlListener(values: ConfigFileValues, report: ReportIssue): vo
       "generate one with `openssl rand -hex 32`, or bind control_listen to 127.0.0.1",
     );
   }
+  // The bearer token must never cross a network in clear text (DESIGN §2).
+  if (!values.control_tls_cert_path || !values.control_tls_key_path) {
+    report(
+      [values.control_tls_cert_path ? "control_tls_key_path" : "control_tls_cert_path"],
+      `is required because control_listen ${JSON.stringify(values.control_listen)} is not a loopback address`,
+      "set control_tls_cert_path and control_tls_key_path to a PEM certificate and key, or bind control_listen to 127.0.0.1",
+    );
+  }
   if (isWildcardHost(listen.host) && !values.control_allow_cidrs?.length) {
     report(
       ["control_allow_cidrs"],
