@@ -123,12 +123,16 @@ describe("loadConfig errors", () => {
     expect(ok.config.agent_subnet).toBe("10.1.0.0/16");
   });
 
-  it("requires control_auth_token off loopback and CIDRs on a wildcard", () => {
+  it("requires control_auth_token and TLS off loopback, and CIDRs on a wildcard", () => {
     expect(load("sandbox_backend: local\ncontrol_listen: 127.0.0.1:8845\n").config.control_listen).toBe(
       "127.0.0.1:8845",
     );
     const err = loadError("sandbox_backend: local\ncontrol_listen: 0.0.0.0:8845\n");
-    expect(err.issues.map((i) => i.key).sort()).toEqual(["control_allow_cidrs", "control_auth_token"]);
+    expect(err.issues.map((i) => i.key).sort()).toEqual([
+      "control_allow_cidrs",
+      "control_auth_token",
+      "control_tls_cert_path",
+    ]);
   });
 
   it("keeps metrics on loopback and TLS options exclusive", () => {
