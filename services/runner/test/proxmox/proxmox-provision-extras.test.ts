@@ -9,6 +9,12 @@ import { type BackendKind, ctx, failure, type Harness, spec, startHarness } from
  */
 const KINDS: BackendKind[] = ["api", "shell"];
 
+/**
+ * How long a provision waits on a lock that never clears before it reports `locked`. Generous, so
+ * the clone itself (slow CLI spawns on a loaded machine) always finishes first.
+ */
+const LOCK_WAIT_MS = 6_000;
+
 describe.each(KINDS)("Proxmox %s backend: resize, firewall group, leaked clone lock", (kind) => {
   let h: Harness;
   let backend: Backend;
@@ -75,7 +81,7 @@ describe.each(KINDS)("Proxmox %s backend: resize, firewall group, leaked clone l
 
   it("with unlockLeakedCloneLocks off (the default), a leaked lock: clone is reported, not cleared", async () => {
     const id = leakNextClone();
-    const err = await failure(backend.provision(ctx(1_500), spec(105)));
+    const err = await failure(backend.provision(ctx(LOCK_WAIT_MS), spec(105)));
     h.sim.faults.remove(id);
     expect(err.kind).toBe("locked");
     expect(String(err.details.hint)).toContain("qm unlock 105");
@@ -98,7 +104,7 @@ describe.each(KINDS)("Proxmox %s backend: resize, firewall group, leaked clone l
     it("never unlocks a VM that is not ours, option or not", async () => {
       const unlocking = h.make(kind, { unlockLeakedCloneLocks: true });
       h.sim.seedVm({ vmid: 107, name: "someone-else", config: { lock: "clone" } });
-      const err = await failure(unlocking.provision(ctx(1_500), spec(107)));
+      const err = await failure(unlocking.provision(ctx(LOCK_WAIT_MS), spec(107)));
       expect(["locked", "already_exists"]).toContain(err.kind);
       expect(h.sim.state.vms.get(107)?.config.get("lock")).toBe("clone");
     });
@@ -107,7 +113,7 @@ describe.each(KINDS)("Proxmox %s backend: resize, firewall group, leaked clone l
       const unlocking = h.make(kind, { unlockLeakedCloneLocks: true });
       expect(h.logs.some((l) => l.includes("cannot clear a lock"))).toBe(true);
       const id = leakNextClone();
-      const err = await failure(unlocking.provision(ctx(1_500), spec(106)));
+      const err = await failure(unlocking.provision(ctx(LOCK_WAIT_MS), spec(106)));
       h.sim.faults.remove(id);
       expect(err.kind).toBe("locked");
       expect(h.sim.state.vms.get(106)?.config.get("lock")).toBe("clone");
