@@ -6,6 +6,7 @@ import {
   formatConfigIssue,
   type LoadedConfig,
   loadConfig,
+  parseHostPort,
   versionLine,
 } from "@agentlab/core";
 import { createBackend } from "./create-backend.js";
@@ -157,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
     configPath: loaded.sourcePath,
     socketPath: flags.socketPath,
     guestBundlePath: flags.guestBundlePath,
+    tcp: runnerTcp(loaded.config),
   });
   // systemd's `reload` sends SIGHUP: the runner has nothing to reload, and must not die of it.
   process.on("SIGHUP", () => logger.info("SIGHUP ignored: the runner has nothing to reload"));
@@ -179,3 +181,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** runner_listen: a control on another node reaches this runner over TCP, with the internal token. */
+function runnerTcp(config: { runner_listen?: string | undefined; internal_token?: string | undefined }) {
+  if (!config.runner_listen || !config.internal_token) return undefined;
+  const at = parseHostPort(config.runner_listen);
+  return at ? { ...at, internalToken: config.internal_token } : undefined;
+}

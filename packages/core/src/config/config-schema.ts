@@ -250,6 +250,11 @@ export const configFileSchema = z.object({
     .describe(
       "Prometheus /metrics of control, or of all three services under agentlabd (off by default); loopback only",
     ),
+  runner_listen: hostPort()
+    .optional()
+    .describe(
+      "TCP listener of agentlab-runner for a control on another node (off by default); requires internal_token",
+    ),
   runner_metrics_listen: hostPort()
     .optional()
     .describe("/metrics of a runner run as its own service (agentlab-runner); loopback only; off by default"),

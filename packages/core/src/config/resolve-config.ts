@@ -61,6 +61,7 @@ export function resolveConfig(
   const durations = resolveDurations(values, report);
   const guest = resolveGuestEndpoints(values, report);
   checkControlListener(values, report);
+  checkRunnerListener(values, report);
   checkMetricsListener(values, report);
   checkProxmoxTls(values, report);
   const runners = values.runners ?? [
@@ -150,6 +151,19 @@ function resolveGuestEndpoints(
     artifact_upload_url: values.artifact_upload_url ?? (artifact ? `http://${formatHostPort(artifact)}/upload` : ""),
     agent_subnet: subnet ? formatCidr(subnet) : "",
   };
+}
+
+function checkRunnerListener(values: ConfigFileValues, report: ReportIssue): void {
+  if (values.runner_listen === undefined) return;
+  if (!parseHostPort(values.runner_listen))
+    report(["runner_listen"], `${JSON.stringify(values.runner_listen)} is not host:port`);
+  if (!values.internal_token) {
+    report(
+      ["internal_token"],
+      "is required because runner_listen is set: RunnerService is never reachable without it",
+      "generate one with `openssl rand -hex 32` and set the same value on control",
+    );
+  }
 }
 
 function checkControlListener(values: ConfigFileValues, report: ReportIssue): void {
