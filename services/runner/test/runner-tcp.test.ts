@@ -56,7 +56,12 @@ describe("runner on TCP (runner_listen)", () => {
       RunnerService,
       createPeerTransport(`http://${server.tcpAddress}`, {
         protocol: "grpc",
-        interceptors: [(next) => (req) => (req.header.set("authorization", "Bearer nope"), next(req))],
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", "Bearer nope");
+            return next(req);
+          },
+        ],
       }),
     );
     expect(((await wrong.getInfo({}).catch((e: unknown) => ConnectError.from(e))) as ConnectError).code).toBe(
