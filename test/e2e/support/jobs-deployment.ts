@@ -25,13 +25,15 @@ export type JobsBackend = "local" | "proxmox-api" | "proxmox-shell";
 
 export const GUEST_BIN = join(REPO_ROOT, "guest/agent-runner/dist/agentlab-guest.mjs");
 
-/** One guest process a simulated VM started. */
+/** One simulated VM's boot: the guest process it started, if any. */
 export interface GuestLaunch {
   vmid: number;
   /** Private to this launch: `run/` (AGENTLAB_RUN_DIR) and `repo/` (AGENTLAB_REPO_DIR). */
   dir: string;
   /** The bootstrap JSON the VM's cloud-init snippet carried ({token, vmid, controller, …}). */
   bootstrap: { token: string; vmid: number; controller: string };
+  /** False when `launchGuests` was off: the VM booted with no guest, its token unspent. */
+  started: boolean;
 }
 
 export interface JobsDeploymentOptions {
@@ -59,6 +61,8 @@ export interface JobsDeployment {
   /** While false, booting VMs start no guest (their bootstrap token stays unspent). */
   launchGuests: boolean;
   launches: GuestLaunch[];
+  /** The latest boot of `vmid` (VMIDs are reused once free). */
+  launchFor(vmid: number): GuestLaunch | undefined;
   /** The running agentlabd (replaced by restartDaemon). */
   daemon(): AgentlabdProcess;
   /** Logs agentlabd wrote (stdout and stderr) over every process started so far. */
@@ -123,11 +127,12 @@ export async function startJobsDeployment(options: JobsDeploymentOptions): Promi
         ...options.sim,
         snippetsDir,
         guestCommand: (vm) => {
-          if (!control.launchGuests) return undefined;
           const dir = join(guestsDir, `${vm.vmid}-${launches.length + 1}`);
+          const bootstrap = JSON.parse(readFileSync(vm.bootstrapFile, "utf8")) as GuestLaunch["bootstrap"];
+          launches.push({ vmid: vm.vmid, dir, bootstrap, started: control.launchGuests });
+          if (!control.launchGuests) return undefined;
           mkdirSync(join(dir, "run"), { recursive: true, mode: 0o700 });
           mkdirSync(join(dir, "repo"), { recursive: true });
-          launches.push({ vmid: vm.vmid, dir, bootstrap: JSON.parse(readFileSync(vm.bootstrapFile, "utf8")) });
           // `env` execs node in place: the sim's process-group kill at stop/destroy still reaches it.
           const env = { ...guestEnv, AGENTLAB_RUN_DIR: join(dir, "run"), AGENTLAB_REPO_DIR: join(dir, "repo") };
           return ["/usr/bin/env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, GUEST_BIN];
@@ -194,6 +199,7 @@ export async function startJobsDeployment(options: JobsDeploymentOptions): Promi
         control.launchGuests = value;
       },
       launches,
+      launchFor: (vmid) => [...launches].reverse().find((l) => l.vmid === vmid),
       daemon: current,
       daemonOutput: () => [...pastOutput, current().stdout(), current().stderr()].join("\n"),
       cli,
