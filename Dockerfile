@@ -34,4 +34,4 @@ ENTRYPOINT ["/app/deploy/docker/entrypoint.sh"]
 CMD ["agentlabd", "--config", "/etc/agentlab/config.yaml"]
 # Control's socket by default; compose overrides the probe per service.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "/app/deploy/docker/healthcheck.mjs", "/run/agentlab/agentlabd.sock"]
+  CMD ["node", "/app/clients/cli/bin/agentlab.mjs", "--socket", "/run/agentlab/agentlabd.sock", "health"]

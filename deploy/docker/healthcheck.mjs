@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Container health probe: `healthcheck.mjs SOCKET` asks a service's Unix socket for /healthz
-// (served by every AgentLab listener over HTTP/1.1); `healthcheck.mjs --tcp HOST:PORT` only
-// checks that something accepts connections (the simulator). Exit 0 healthy, 1 not.
-// Stands in for `agentlab health --socket SOCKET` until that CLI command exists.
+// Container health probe for what has no gRPC health service: `healthcheck.mjs --tcp HOST:PORT`
+// checks that something accepts connections (the simulator). `healthcheck.mjs SOCKET` asks a Unix
+// socket for /healthz; AgentLab's own services are probed with `agentlab --socket S health`.
+// Exit 0 healthy, 1 not.
 import { request } from "node:http";
 import { connect } from "node:net";
 

@@ -41,7 +41,11 @@ describe(`staging compose file ${missing ? `(skipped: ${missing})` : ""}`, () =>
       expect([...images]).toEqual(["agentlab-staging:latest"]);
       for (const [name, service] of Object.entries(rendered.services)) {
         expect(service.ports, name).toBeUndefined();
-        expect(service.healthcheck?.test?.join(" "), name).toMatch(/healthcheck\.mjs/);
+        // Every service is probed in-image: AgentLab services by the CLI's gRPC health check on their
+        // socket, the simulator by a TCP probe.
+        expect(service.healthcheck?.test?.join(" "), name).toMatch(
+          name === "pve-sim" ? /healthcheck\.mjs --tcp/ : /agentlab\.mjs --socket \S+ health$/,
+        );
       }
       expect(Object.keys(rendered.volumes).sort()).toEqual(["artifacts", "data", "sockets"]);
     },
