@@ -80,6 +80,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       createErrorMappingInterceptor(),
       ...(options.interceptors ?? []),
     ],
+    // Connect JSON uses the proto field names (snake_case), as the CLI's --output json does (DESIGN §1).
+    // Readers still accept either spelling, as protobuf JSON requires.
+    jsonOptions: { useProtoFieldName: true },
     // Handlers that check where a call comes from (agent_subnet, a legacy guest's recorded IP) read it here.
     contextValues: (req) => createContextValues().set(remoteAddressKey, req.socket.remoteAddress),
     ...(options.maxBodyBytes !== undefined && { readMaxBytes: options.maxBodyBytes }),
