@@ -17,6 +17,7 @@ import {
   installShippedProfile,
   localBackendConfig,
   type RunningAgentlabd,
+  runProcess,
   startAgentlabd,
   type UpgradeDeployment,
   writeConfig,
@@ -191,6 +192,31 @@ describe("agentlabd data-layer commands", () => {
       expect(restored.stdout).toContain(`restored ${out} to ${db} (schema version ${LATEST_VERSION})`);
       expect(existsSync(`${db}-wal`) && readFileSync(`${db}-wal`).length > 0).toBe(false);
       expect(readAllRows(db)).toEqual(saved);
+    });
+
+    it("answers docs/api.md's curl call with Connect JSON in proto field names", async () => {
+      useDatabase("curl");
+      daemon = await startAgentlabd(deployment);
+      const curl = await runProcess("curl", [
+        "-sS",
+        "--unix-socket",
+        deployment.socketPath,
+        "-H",
+        "content-type: application/json",
+        "-d",
+        "{}",
+        "http://localhost/agentlab.control.v1.SystemService/GetStatus",
+      ]);
+      expect(curl.code, curl.stderr).toBe(0);
+      const status = JSON.parse(curl.stdout) as Record<string, unknown>;
+      expect(status).toMatchObject({
+        schema_version: LATEST_VERSION,
+        latest_schema_version: LATEST_VERSION,
+        deployment_id: "upgrade",
+        sandbox_backend: "local",
+        database_path: dbPath,
+      });
+      expect(Object.keys(status).filter((key) => /[A-Z]/.test(key))).toEqual([]);
     });
 
     it("SIGHUP keeps the last good profile on a broken edit and shows the error; profile reload after the fix is ok", async () => {

@@ -114,8 +114,16 @@ export function runNode(
   args: string[],
   options: { env?: Record<string, string | undefined> } = {},
 ): Promise<ProcessResult> {
+  return runProcess(process.execPath, args, options);
+}
+
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
