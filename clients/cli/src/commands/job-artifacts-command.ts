@@ -25,7 +25,7 @@ import type { CliContext } from "../cli-context.js";
 import { UsageError } from "../cli-errors.js";
 import { parsePositiveInt } from "../cli-parsers.js";
 import { action, callOptions } from "../command-action.js";
-import { createControlTransport } from "../control-clients.js";
+import { createArtifactsTransport } from "../control-clients.js";
 import { formatBytes } from "../output/relative-time.js";
 import { artifactTable } from "../views.js";
 
@@ -72,7 +72,7 @@ interface Downloaded {
 
 async function download(ctx: CliContext, jobId: string, opts: DownloadOptions): Promise<Downloaded> {
   const selector = selectorOf(opts);
-  const client = createClient(ArtifactService, createControlTransport(ctx.artifactsEndpoint));
+  const client = createClient(ArtifactService, createArtifactsTransport(ctx.artifactsEndpoint));
   const stream = client.downloadArtifact({ jobId, selector }, callOptions(ctx));
   let artifact: Artifact | undefined;
   let temp: string | undefined;
