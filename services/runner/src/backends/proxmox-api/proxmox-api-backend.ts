@@ -1,9 +1,10 @@
 import type { Backend } from "../../backend.js";
 import { createProxmoxBackend } from "../proxmox-common/proxmox-backend.js";
-import { type ProxmoxCommonOptions, policy, resolveCommonOptions } from "../proxmox-common/proxmox-common-options.js";
+import { type ProxmoxCommonOptions, resolveCommonOptions } from "../proxmox-common/proxmox-common-options.js";
 import { resolveDeps } from "../proxmox-common/runtime-deps.js";
 import { createProxmoxApiDriver } from "./proxmox-api-driver.js";
 import { createPveClient } from "./pve-client.js";
+import { DEFAULT_TASK_POLL } from "./task-waiter.js";
 import type { TlsTrustOptions } from "./tls-trust.js";
 
 /**
@@ -34,6 +35,7 @@ export function createProxmoxApiBackend(options: ProxmoxApiBackendOptions): Back
     log: deps.log,
     now: deps.now,
   });
-  const driver = createProxmoxApiDriver(client, deps, policy(options.taskPoll), options.node);
+  const taskPoll = { ...DEFAULT_TASK_POLL, ...options.taskPoll };
+  const driver = createProxmoxApiDriver(client, deps, taskPoll, options.node);
   return createProxmoxBackend(resolveCommonOptions(driver, { ...options, deps }));
 }

@@ -10,7 +10,7 @@ import type { PveClient } from "./pve-client.js";
  * Waits for a Proxmox task (reference/proxmox.md §1.4). HTTP 200 with a UPID means only "started";
  * the outcome is `exitstatus` once `status` is `stopped`: `OK` or `WARNINGS: n` is success (§0 rule
  * 2 — the original treated WARNINGS as failure). Polled on the node named in the UPID (rule 4),
- * 0.5 s → 5 s, through transient 5xx/59x, until the call's deadline.
+ * through transient 5xx/59x, until the call's deadline, on DEFAULT_TASK_POLL below.
  */
 export interface TaskOutcome {
   upid: string;
@@ -19,6 +19,16 @@ export interface TaskOutcome {
 }
 
 const TRANSIENT = new Set(["unreachable", "lock_timeout", "internal"]);
+
+/**
+ * The API backend's task polling: one poll at once, then 20 ms, 50, 125, 310, 780 ms, 2 s, up to
+ * the 5 s cap of §1.4 (each wait jittered to 50–100 % of that). Many tasks have already stopped
+ * when the first poll arrives (a stop of a stopped VM, a destroy, any task on a fast or idle
+ * node), and a fixed first wait of 0.5 s would cost every one of them half a second. A real
+ * clone or start of ~1–2 s pays only a few extra cheap GETs for it, and long tasks still settle
+ * into polls seconds apart. The shell backend is unaffected: `qm` waits for its task itself.
+ */
+export const DEFAULT_TASK_POLL: BackoffPolicy = { initialMs: 20, maxMs: 5_000, factor: 2.5 };
 
 export async function waitForTask(
   client: PveClient,

@@ -22,7 +22,10 @@ export interface ProxmoxCommonOptions {
   volumeOwnerVmid?: number;
   /** Reported capacity. */
   maxVms?: number;
-  /** Task polling back-off (default 0.5 s → 5 s, §1.4). */
+  /**
+   * Task polling back-off: the API backend's task waiter (default DEFAULT_TASK_POLL, 20 ms → 5 s)
+   * and the wait for a clone's `lock: clone` to clear (default 0.5 s → 5 s, §1.4).
+   */
   taskPoll?: Partial<BackoffPolicy>;
   /** Lock-retry back-off (default 0.5 s → 5 s with jitter, §3). */
   lockRetry?: Partial<BackoffPolicy>;
