@@ -1,9 +1,15 @@
 /**
  * Artifacts throughput and memory: a 1 GiB artifact through UploadArtifact (gRPC, HTTP/2) and POST
  * /upload (HTTP/1.1), against a baseline of a plain Node HTTP server writing the body to a file on
- * the same disk. The artifacts server runs in a child process so its peak RSS (VmHWM) is its own.
+ * the same disk, then downloads the gRPC upload back with `agentlab job artifacts download` (the CLI
+ * binary, over the artifacts Unix socket: DownloadArtifact, verified and fsynced; its time includes
+ * the CLI's start-up). The artifacts server runs in a child process so its peak RSS (VmHWM) is its own.
  *
  *   node --import tsx bench/src/artifacts-bench.ts [size-in-MiB]
+ *
+ * BENCH_ONLY=<regex> runs the baseline and the rows it matches (the download needs the gRPC row); BENCH_DEBUG=1 prints the server's
+ * VmHWM after each row and its output (AGENTLAB_MEMORY_TRACE=<ms> adds memory samples);
+ * BENCH_SERVER_NODE_FLAGS adds Node flags to the server (e.g. --trace-gc).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
@@ -35,6 +41,10 @@ const TOKEN = "bench-token";
 const SERVER_ARGS = process.env.BENCH_FROM_SOURCE
   ? ["--import", "tsx", new URL("../../services/artifacts/src/main.ts", import.meta.url).pathname]
   : [new URL("../../services/artifacts/bin/agentlab-artifacts.mjs", import.meta.url).pathname];
+/** The CLI that `agentlab job artifacts download` runs, bundled or from source like the server. */
+const CLI_ARGS = process.env.BENCH_FROM_SOURCE
+  ? ["--import", "tsx", new URL("../../clients/cli/src/main.ts", import.meta.url).pathname]
+  : [new URL("../../clients/cli/bin/agentlab.mjs", import.meta.url).pathname];
 const ZEROS = Buffer.alloc(CHUNK);
 
 /** Deterministic content without holding it: AES-128-CTR over zeros. */
@@ -91,6 +101,18 @@ function waitForLine(child: ChildProcess, marker: string): Promise<string> {
       if (line) resolve(line);
     });
     child.once("exit", (code) => reject(new Error(`child exited ${code} before "${marker}"`)));
+  });
+}
+
+function run(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}: ${stderr.trim()}`))));
   });
 }
 
@@ -168,11 +190,13 @@ async function main(): Promise<void> {
       ].join("\n"),
       { mode: 0o600 },
     );
-    const server = spawn(process.execPath, [...SERVER_ARGS, "--config", config], {
+    const extraFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    const server = spawn(process.execPath, [...extraFlags, ...SERVER_ARGS, "--config", config], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     children.push(server);
-    const ready = JSON.parse(await waitForLine(server, '"ready":true')) as { guest: string };
+    if (process.env.BENCH_DEBUG) server.stdout?.on("data", (c: Buffer) => process.stderr.write(c));
+    const ready = JSON.parse(await waitForLine(server, '"ready":true')) as { guest: string; socket: string };
     const port = Number(ready.guest.split(":").at(-1));
     const idlePeak = peakRssMiB(server.pid ?? 0);
 
@@ -185,7 +209,9 @@ async function main(): Promise<void> {
     const baselinePort = Number((await waitForLine(baseline, "listening")).split(" ")[1]);
 
     const results: { name: string; seconds: number }[] = [];
+    const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, "i") : undefined;
     const time = async (name: string, run: () => Promise<void>) => {
+      if (only && !name.startsWith("baseline") && !only.test(name)) return;
       const started = performance.now();
       await run();
       results.push({ name, seconds: (performance.now() - started) / 1000 });
@@ -235,6 +261,26 @@ async function main(): Promise<void> {
       if (res.artifact?.sha256 !== expected[2]) throw new Error("UploadArtifact digest differs");
     });
 
+    await time("job artifacts download (CLI)", async () => {
+      const out = join(dir, "downloaded.bin");
+      await run([
+        ...(process.env.BENCH_CLI_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+        ...CLI_ARGS,
+        "--artifacts-socket",
+        ready.socket,
+        "job",
+        "artifacts",
+        "download",
+        JOB,
+        "--path",
+        "grpc.bin",
+        "--out",
+        out,
+      ]);
+      if ((await fileDigest(out)) !== expected[2]) throw new Error("downloaded file differs");
+      await fsp.rm(out);
+    });
+
     // The stored files themselves, read back from disk.
     for (const row of rows) {
       const onDisk = await fileDigest(join(dir, "data", "artifacts", row.storedPath));
@@ -257,8 +303,15 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nartifacts server peak RSS (VmHWM): ${peak.toFixed(0)} MiB (goal ≤ 150 MB); ${idlePeak.toFixed(0)} MiB already at ready; baseline server peak ${baselinePeak.toFixed(0)} MiB\n`,
     );
-    const worst = Math.min(...results.slice(1).map((r) => baselineSeconds / r.seconds));
-    process.stdout.write(`slowest path vs baseline: ${(worst * 100).toFixed(0)} % (goal ≥ 50 %)\n`);
+    const uploads = results.slice(1).filter((r) => !r.name.includes("download"));
+    const worst = Math.min(...uploads.map((r) => baselineSeconds / r.seconds));
+    process.stdout.write(`slowest upload path vs baseline: ${(worst * 100).toFixed(0)} % (goal ≥ 50 %)\n`);
+    const download = results.find((r) => r.name.includes("download"));
+    if (download) {
+      process.stdout.write(
+        `download: ${mibPerSecond(download.seconds).toFixed(0)} MiB/s including the CLI's start-up (goal ≥ 100 MiB/s)\n`,
+      );
+    }
   } finally {
     for (const child of children) await stop(child);
     for (const close of closers) await close();
