@@ -23,6 +23,7 @@ import { issueBootstrapDocument } from "../tokens/bootstrap-data.js";
 import { detachWorkspacesOfSandbox } from "../workspaces/workspace-store.js";
 import { errorText, untilDeadline } from "./runner-call.js";
 import { checkAdmission } from "./sandbox-admission.js";
+import { adoptionHintFor } from "./sandbox-adoption.js";
 import { checkSandboxName, checkTtlMinutes, defaultSandboxName } from "./sandbox-names.js";
 import type { SandboxPolicy } from "./sandbox-policy.js";
 import { ownerTagFor } from "./sandbox-policy.js";
@@ -234,7 +235,7 @@ export class SandboxLifecycle {
         {
           requestId: `destroy-${record.vmid}-${randomUUID()}`,
           vmid: record.vmid,
-          ...(record.ownerTag ? {} : { adopt: { name: record.name } }),
+          ...adoptionHintFor(db, record),
         },
         { timeoutMs: this.deps.policy.provisioningTimeoutMs },
       );
@@ -260,7 +261,7 @@ export class SandboxLifecycle {
       {
         requestId: `stop-${record.vmid}-${randomUUID()}`,
         vmid: record.vmid,
-        ...(record.ownerTag ? {} : { adopt: { name: record.name } }),
+        ...adoptionHintFor(this.deps.db, record),
       },
       { timeoutMs: this.deps.policy.bootTimeoutMs },
     );
