@@ -34,6 +34,7 @@ interface SandboxJson {
 /** Two more sandboxes as the original wrote them: RUNNING, untagged VMs on the node. */
 const ADOPTABLE = { vmid: 2001, name: "migrated-ok" };
 const MISMATCHED = { vmid: 2002, name: "migrated-mismatch", vmName: "someone-elses-vm" };
+const RENAMED = { vmid: 1000, name: "alpha-1000", vmName: "alpha" };
 
 function addOriginalSandbox(dbPath: string, vmid: number, name: string): void {
   const db = new Database(dbPath);
@@ -56,11 +57,18 @@ describe("adoption of sandboxes migrated from an original database (proxmox-api 
     sim = await createPveSim({ timeScale: 0.01, snippetsDir });
     const dbPath = join(deployment.dataDir, "agentlab.db");
     buildOriginalDatabase(dbPath, 3);
+    // Leases in the future: lease expiry must not race the destroys below.
+    const db = new Database(dbPath);
+    db.prepare(`UPDATE sandboxes SET lease_expires_at = replace(lease_expires_at, '2025-', '2099-')`).run();
+    db.close();
     addOriginalSandbox(dbPath, ADOPTABLE.vmid, ADOPTABLE.name);
     addOriginalSandbox(dbPath, MISMATCHED.vmid, MISMATCHED.name);
     // The original's VMs: no agentlab tag at all.
     sim.seedVm({ vmid: ADOPTABLE.vmid, name: ADOPTABLE.name, running: true });
     sim.seedVm({ vmid: MISMATCHED.vmid, name: MISMATCHED.vmName, running: true });
+    // The fixture's RUNNING "alpha" (VMID 1000) shares its name with a newer live sandbox, so
+    // migration 6 renames the row to alpha-1000; the VM the original made is still called alpha.
+    sim.seedVm({ vmid: RENAMED.vmid, name: RENAMED.vmName, running: true });
 
     installShippedProfile(deployment, "yolo-ephemeral");
     writeConfig(deployment, {
@@ -105,6 +113,16 @@ describe("adoption of sandboxes migrated from an original database (proxmox-api 
       ?.requests()
       .some((r) => r.source === "api" && r.method === "PUT" && r.path.endsWith(`/qemu/${ADOPTABLE.vmid}/config`));
     expect(tagged).toBe(true);
+  });
+
+  it("adopts a sandbox that migration 6 renamed, by the name the original gave its VM", async () => {
+    const listed = await cliJson<SandboxJson[]>(deployment, ["sandbox", "list"]);
+    expect(listed).toEqual(
+      expect.arrayContaining([expect.objectContaining({ vmid: RENAMED.vmid, name: RENAMED.name, owned: false })]),
+    );
+    const destroyed = await cliJson<SandboxJson>(deployment, ["sandbox", "destroy", RENAMED.name]);
+    expect(destroyed).toMatchObject({ vmid: RENAMED.vmid, name: RENAMED.name, state: "DESTROYED" });
+    expect(sim?.state.vms.has(RENAMED.vmid)).toBe(false);
   });
 
   it("refuses a migrated sandbox whose VM carries another name, and leaves the VM alone", async () => {
