@@ -2,7 +2,8 @@
  * Sandbox lifecycle throughput on a zero-delay Proxmox: N lifecycles (CreateSandbox waiting for
  * READY, then DestroySandbox) through control's CLI-facing Connect API on its Unix socket, ~8 at a
  * time, against a real agentlabd on the proxmox-api backend and pve-sim at --time-scale 0 (every
- * simulated duration is 0), each in its own process. Prints lifecycles/s, create→READY p50/p99 and
+ * simulated duration is 0) with --keep-alive (connections reused, where pveproxy would often close
+ * them: this measures AgentLab, not TLS handshakes), each in its own process. Prints lifecycles/s, create→READY p50/p99 and
  * the CPU share of the simulator and of agentlabd (utime+stime from /proc over the wall time).
  *
  *   npm run bench:lifecycle -w bench -- [lifecycles=200] [concurrency=8]
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
     for (const d of [snippetsDir, profilesDir, runDir, join(dir, "data")]) mkdirSync(d, { recursive: true });
     writeFileSync(join(profilesDir, "bench.yaml"), PROFILE);
 
-    const sim = await startPveSim(["--time-scale", "0", "--snippets-dir", snippetsDir]);
+    const sim = await startPveSim(["--time-scale", "0", "--keep-alive", "--snippets-dir", snippetsDir]);
     stops.push(() => sim.child.stop());
     const config = {
       data_dir: join(dir, "data"),
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
 
     const p50 = percentile(readyMs, 50);
     printTable(
-      `sandbox lifecycles: proxmox-api backend, pve-sim --time-scale 0, ${LIFECYCLES} lifecycles, concurrency ${CONCURRENCY}` +
+      `sandbox lifecycles: proxmox-api backend, pve-sim --time-scale 0 --keep-alive, ${LIFECYCLES} lifecycles, concurrency ${CONCURRENCY}` +
         (POLL_MS !== undefined ? `, runner polls from ${POLL_MS} ms (diagnostic)` : ""),
       [
         ["lifecycles/s", (LIFECYCLES / wallS).toFixed(1), "≥ 100"],

@@ -1,8 +1,9 @@
 /**
  * Where one sandbox lifecycle spends its time on a zero-delay Proxmox: the proxmox-api backend
- * in-process against pve-sim (timeScale 0), one provision → start → guest IP → destroy, then every
- * request the simulator saw with its time since the start and the gap before it. Gaps are the
- * runner sleeping (task polls, lock retries, agent polls), since the simulator itself answers at once.
+ * in-process against pve-sim (timeScale 0, keepAlive as in the benchmark), one provision → start →
+ * guest IP → destroy, then every request the simulator saw with its time since the start and the
+ * gap before it. Gaps are the runner sleeping (task polls, lock retries, agent polls), since the
+ * simulator itself answers at once.
  *
  *   node --import tsx bench/src/lifecycle-trace.ts
  */
@@ -14,7 +15,7 @@ import { createPveSim } from "@agentlab/pve-sim";
 import { createProxmoxApiBackend } from "@agentlab/runner/backends/proxmox-api/proxmox-api-backend";
 
 const dir = mkdtempSync(join(tmpdir(), "agentlab-lifecycle-trace-"));
-const sim = await createPveSim({ timeScale: 0, snippetsDir: dir });
+const sim = await createPveSim({ timeScale: 0, keepAlive: true, snippetsDir: dir });
 const backend = createProxmoxApiBackend({
   ownerTag: "agentlab-trace",
   apiUrl: sim.baseUrl,

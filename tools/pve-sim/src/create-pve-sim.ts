@@ -65,6 +65,8 @@ export interface PveSim {
   /** Moves a manual clock forward (throws for a real clock). */
   advance(ms: number): Promise<void>;
   requests(): RequestLogEntry[];
+  /** Connections accepted so far (HTTPS and plain HTTP): shows whether clients reuse them. */
+  connections(): number;
   seedVm(seed: VmSeed): SimVm;
   writeSnippet(volid: string, content: string): void;
   runCli(argv: string[], uid?: number): Promise<CliResult>;
@@ -116,6 +118,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     nextIdRange: options.nextIdRange ?? { lower: 100, upper: 1_000_000 },
     controlSecret: options.controlSecret ?? randomBytes(16).toString("hex"),
     cliRequireRoot: options.cliRequireRoot ?? true,
+    keepAlive: options.keepAlive ?? false,
   };
   const timers = trackTimers(resolveClock(options.clock));
   const clock = timers.clock;
@@ -203,6 +206,8 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     ),
   );
   const https = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => void listener(req, res));
+  let connections = 0;
+  https.on("secureConnection", () => connections++);
   const servers: Server[] = [https];
   const wildcard = host === "0.0.0.0" || host === "::";
   const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
@@ -212,6 +217,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     port = await listen(https, options.port ?? 0, host);
     if (options.http) {
       const plain = createHttpServer((req, res) => void listener(req, res));
+      plain.on("connection", () => connections++);
       servers.push(plain);
       httpUrl = `http://${urlHost}:${await listen(plain, 0, host)}/api2/json`;
     }
@@ -248,6 +254,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     context: sim,
     advance,
     requests: () => state.requests,
+    connections: () => connections,
     seedVm: (seed) => seedVm(sim, seed, options.agent ?? {}),
     writeSnippet,
     runCli: runCliCall,

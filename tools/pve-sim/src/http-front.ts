@@ -20,16 +20,17 @@ export function reasonPhrase(message: string): string {
   return first.replace(/[^\x20-\x7e\xa0-\xff]/g, "?");
 }
 
-function pveHeaders(res: ServerResponse): void {
+function pveHeaders(res: ServerResponse, keepAlive: boolean): void {
   res.setHeader("Server", "pve-api-daemon/3.0");
   res.setHeader("Cache-Control", "max-age=0");
   res.setHeader("Pragma", "no-cache");
-  res.setHeader("Connection", "close");
+  // `keepAlive` (a benchmark knob) leaves the connection open; Node then says `keep-alive` itself.
+  if (!keepAlive) res.setHeader("Connection", "close");
   res.setHeader("Expires", new Date(0).toUTCString());
 }
 
-export function sendJson(res: ServerResponse, status: number, reason: string, body: unknown): void {
-  pveHeaders(res);
+export function sendJson(res: ServerResponse, status: number, reason: string, body: unknown, keepAlive = false): void {
+  pveHeaders(res, keepAlive);
   const text = body === undefined ? "" : JSON.stringify(body);
   if (text) res.setHeader("Content-Type", "application/json;charset=UTF-8");
   res.setHeader("Content-Length", Buffer.byteLength(text));
@@ -109,7 +110,7 @@ export function createRequestListener(sim: SimContext, control: ControlHandler) 
     const reply = (status: number, reason: string, payload: unknown): void => {
       entry.status = status;
       entry.reason = reasonPhrase(reason);
-      sendJson(res, status, reason, payload);
+      sendJson(res, status, reason, payload, sim.options.keepAlive);
     };
     for (const effect of sim.faults.take("request", { method, path })) {
       if (effect.type === "reset") {

@@ -7,7 +7,7 @@ import { createPveSim } from "./create-pve-sim.js";
 import type { PveSimOptions } from "./sim-options.js";
 
 const USAGE = `usage: pve-sim [--port N] [--host 127.0.0.1] [--node pve] [--time-scale 1] [--snippets-dir DIR]
-               [--pve-version 8.2|9] [--token 'user@realm!id=uuid'] [--http] [--version]`;
+               [--pve-version 8.2|9] [--token 'user@realm!id=uuid'] [--http] [--keep-alive] [--version]`;
 
 function parseFlags(argv: string[]): { options: PveSimOptions; host: string | undefined } {
   const options: PveSimOptions = {};
@@ -47,6 +47,9 @@ function parseFlags(argv: string[]): { options: PveSimOptions; host: string | un
       }
       case "--http":
         options.http = true;
+        break;
+      case "--keep-alive":
+        options.keepAlive = true;
         break;
       default:
         throw new Error(`pve-sim: unknown flag '${flag}'\n${USAGE}`);

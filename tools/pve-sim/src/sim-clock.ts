@@ -19,13 +19,22 @@ export interface ManualClock extends SimClock {
 }
 
 export function createRealClock(): SimClock {
+  const setTimer = (ms: number, fn: () => void): (() => void) => {
+    if (ms > 0) {
+      const handle = setTimeout(fn, ms);
+      return () => clearTimeout(handle);
+    }
+    // A zero delay (every duration at timeScale 0) runs on the next turn of the event loop:
+    // setTimeout would wait at least 1 ms and the next timers phase, and a task takes several such
+    // steps (flocks, storage allocation, the work itself). Zero-delay timers still fire in the
+    // order they were set, after the I/O already queued, as with setTimeout.
+    const handle = setImmediate(fn);
+    return () => clearImmediate(handle);
+  };
   return {
     now: () => Date.now(),
-    setTimer(ms, fn) {
-      const handle = setTimeout(fn, Math.max(0, ms));
-      return () => clearTimeout(handle);
-    },
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+    setTimer,
+    sleep: (ms) => new Promise((resolve) => setTimer(ms, resolve)),
   };
 }
 

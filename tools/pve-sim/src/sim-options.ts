@@ -115,6 +115,11 @@ export interface PveSimOptions {
   host?: string;
   /** Also serve plain HTTP (on its own port). */
   http?: boolean;
+  /**
+   * Benchmark knob, off by default: keep connections open between requests. Off, every answer
+   * carries `Connection: close` and the connection ends, as pveproxy often does (§1.1).
+   */
+  keepAlive?: boolean;
   /** Real directory backing `local:snippets/` (the shell backend writes there directly). */
   snippetsDir?: string;
   /** Enable the `snippets` content type on `local` (default true). */
@@ -143,6 +148,7 @@ export interface ResolvedOptions {
   nextIdRange: { lower: number; upper: number };
   controlSecret: string;
   cliRequireRoot: boolean;
+  keepAlive: boolean;
 }
 
 /** `8.3` and later (and all 9.x) put `message` into error bodies (reference §1.3). */

@@ -1,3 +1,4 @@
+import { Agent, request } from "node:https";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPveSim, type ManualClock, type PveSim, parseUpid, pveMessages } from "../src/index.js";
 import { finishTask, pveRequest, settle, until } from "./helpers/pve-request.js";
@@ -87,6 +88,38 @@ describe("REST basics (reference/proxmox.md §1.1–§1.3)", () => {
     expect(stop.status).toBe(200);
     const upid = stop.json?.data as string;
     expect(await finishTask(sim, upid)).toBe("unable to find configuration file for VM 123 on node 'pve'");
+  });
+
+  it("closes every connection after its answer by default; keepAlive (a benchmark knob) keeps it", async () => {
+    const threeOnOneAgent = async (s: PveSim) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: s.caPem });
+      const headers: Array<string | undefined> = [];
+      for (let i = 0; i < 3; i++) {
+        headers.push(
+          await new Promise<string | undefined>((resolve, reject) => {
+            const req = request(
+              new URL(`${s.url}/version`),
+              { agent, headers: { authorization: `PVEAPIToken=${s.token}` } },
+              (res) => {
+                res.resume();
+                res.on("end", () => resolve(res.headers.connection));
+              },
+            );
+            req.on("error", reject);
+            req.end();
+          }),
+        );
+      }
+      agent.destroy();
+      return headers;
+    };
+    sim = await createPveSim({ clock: "manual" });
+    expect(await threeOnOneAgent(sim)).toEqual(["close", "close", "close"]);
+    expect(sim.connections()).toBe(3);
+    await sim.close();
+    sim = await createPveSim({ clock: "manual", keepAlive: true });
+    expect(await threeOnOneAgent(sim)).toEqual(["keep-alive", "keep-alive", "keep-alive"]);
+    expect(sim.connections()).toBe(1);
   });
 
   it("adds the body message on PVE 9 but not on 8.2", async () => {

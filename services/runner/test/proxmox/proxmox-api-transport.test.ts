@@ -159,6 +159,34 @@ describe.each(["8.2", "9.0"])("Proxmox API backend: error texts on PVE %s (§5.7
   });
 });
 
+describe("Proxmox API backend: connection reuse", () => {
+  let closing: Harness | undefined;
+  let keeping: Harness | undefined;
+  afterAll(async () => {
+    await closing?.close();
+    await keeping?.close();
+  });
+
+  it("opens a connection per request while Proxmox says Connection: close, and reuses one when it allows", async () => {
+    closing = await startHarness();
+    const perRequest = closing.make("api");
+    await perRequest.status(ctx(), 9000); // the first call also probes the pinned certificate
+    let before = closing.sim.connections();
+    const requestsBefore = closing.sim.requests().length;
+    await perRequest.status(ctx(), 9000);
+    await perRequest.status(ctx(), 9000);
+    expect(closing.sim.connections() - before).toBe(closing.sim.requests().length - requestsBefore);
+
+    keeping = await startHarness({ keepAlive: true });
+    const reusing = keeping.make("api");
+    await reusing.status(ctx(), 9000);
+    before = keeping.sim.connections();
+    await reusing.status(ctx(), 9000);
+    await reusing.status(ctx(), 9000);
+    expect(keeping.sim.connections()).toBe(before);
+  });
+});
+
 describe("Proxmox API backend: TLS (§5.7 scenario 13)", () => {
   let h: Harness;
   beforeAll(async () => {
