@@ -81,6 +81,7 @@ export function sandboxPolicyFrom(config: AgentLabConfig): SandboxPolicy {
     controllerUrl: config.controller_url,
     // Long enough for a slow clone and boot; the guest fetches once, at its first start.
     bootstrapTokenTtlMs: config.provisioning_timeout + config.boot_timeout + 10 * 60_000,
+    adoptUntaggedVms: config.adopt_untagged_vms,
   };
 }
 

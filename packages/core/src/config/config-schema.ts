@@ -198,6 +198,12 @@ export const configFileSchema = z.object({
     .min(0)
     .default(5)
     .describe("At most this many orphan VMs (our tag, no live sandbox) are destroyed per reconciler sweep"),
+  adopt_untagged_vms: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Let stop/destroy act once on an untagged VM of a sandbox migrated from the original AgentLab (VMID and name must match); set false in staging copies that share a Proxmox with production",
+    ),
   reconcile_interval: duration().default("30s").describe("How often the lease, deadline and reconciler loops run"),
   max_active_sandboxes: z
     .number()

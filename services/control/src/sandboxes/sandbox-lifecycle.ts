@@ -235,7 +235,7 @@ export class SandboxLifecycle {
         {
           requestId: `destroy-${record.vmid}-${randomUUID()}`,
           vmid: record.vmid,
-          ...adoptionHintFor(db, record),
+          ...(this.deps.policy.adoptUntaggedVms ? adoptionHintFor(db, record) : {}),
         },
         { timeoutMs: this.deps.policy.provisioningTimeoutMs },
       );
@@ -261,7 +261,7 @@ export class SandboxLifecycle {
       {
         requestId: `stop-${record.vmid}-${randomUUID()}`,
         vmid: record.vmid,
-        ...adoptionHintFor(this.deps.db, record),
+        ...(this.deps.policy.adoptUntaggedVms ? adoptionHintFor(this.deps.db, record) : {}),
       },
       { timeoutMs: this.deps.policy.bootTimeoutMs },
     );

@@ -16,6 +16,11 @@ export interface SandboxPolicy {
   controllerUrl: string;
   /** How long a bootstrap token lives, ms. */
   bootstrapTokenTtlMs: number;
+  /**
+   * Whether stop/destroy may adopt an untagged VM recorded by the original AgentLab. A staging copy
+   * of a production database turns this off, so it can never act on production's migrated VMs.
+   */
+  adoptUntaggedVms: boolean;
 }
 
 export { ownerTagFor } from "@agentlab/core";

@@ -132,6 +132,7 @@ export class JobHarness {
       provisioningTimeoutMs: 60_000,
       bootTimeoutMs: 60_000,
       requestedTimeoutMs: 60_000,
+      adoptUntaggedVms: true,
       maxActiveSandboxes: this.options.maxActive ?? 10,
       vmidAttempts: 3,
       controllerUrl: "http://127.0.0.1:9",

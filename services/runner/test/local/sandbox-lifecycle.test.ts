@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isBackendError } from "../../src/backend-errors.js";
@@ -93,6 +93,14 @@ describe("local sandbox lifecycle", () => {
     await expect(backend.stop(callContext(), 9204, { adopt: { vmid: 9204, name: "wrong-name" } })).rejects.toSatisfy(
       (err) => isBackendError(err, "not_owned"),
     );
+    // Another deployment's sandbox is never adopted, even with the right VMID and name.
+    await expect(backend.stop(callContext(), 9204, { adopt: { vmid: 9204, name: "sandbox-9204" } })).rejects.toSatisfy(
+      (err) => isBackendError(err, "not_owned"),
+    );
+    // An untagged one (as the original AgentLab left its VMs) is adopted once, and is ours from then on.
+    const stateFile = path.join(harness.sandboxDir, "9204", "state.json");
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify({ ...state, ownerTag: "", tags: [] }));
     await backend.stop(callContext(), 9204, { adopt: { vmid: 9204, name: "sandbox-9204" } });
     expect(await backend.listVms(callContext())).toMatchObject([{ vmid: 9204, owned: true }]);
   });

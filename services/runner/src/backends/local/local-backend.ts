@@ -68,7 +68,10 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
   /** Our tag, or an adoption hint naming this VMID and its recorded name (then the VM is tagged ours). */
   const requireOwned = (state: SandboxState, adopt: AdoptionHint | undefined, action: string) => {
     if (state.ownerTag === config.ownerTag) return;
-    if (adopt && adopt.vmid === state.vmid && adopt.name === state.name) {
+    // Only an untagged sandbox (migrated from the original AgentLab) can be adopted; one with another
+    // deployment's tag never is.
+    const untagged = !state.ownerTag && !state.tags.some((t) => t.startsWith("agentlab-"));
+    if (adopt && untagged && adopt.vmid === state.vmid && adopt.name === state.name) {
       state.ownerTag = config.ownerTag;
       state.tags = [...state.tags.filter((t) => !t.startsWith("agentlab-")), config.ownerTag];
       saveState(state);

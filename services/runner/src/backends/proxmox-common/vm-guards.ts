@@ -49,7 +49,10 @@ export async function ensureOwned(
 ): Promise<void> {
   if (isOwned(core, config)) return;
   const name = configString(config, "name");
-  if (adopt && adopt.vmid === vmid && name !== undefined && adopt.name === name) {
+  // The original AgentLab never tagged its VMs: a VM with any agentlab-* tag belongs to another
+  // deployment (a staging copy, a second install) and is never adopted.
+  const otherDeployment = (configString(config, "tags") ?? "").split(/[;,\s]+/).some((t) => t.startsWith("agentlab-"));
+  if (adopt && !otherDeployment && adopt.vmid === vmid && name !== undefined && adopt.name === name) {
     await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
       core.driver.setConfig(ctx, vmid, { tags: withTag(configString(config, "tags"), core.ownerTag) }),
     );

@@ -18,7 +18,7 @@ import {
   renderDescription,
   withTag,
 } from "./vm-config-fields.js";
-import { findVm, isOwned, read } from "./vm-guards.js";
+import { findVm, isOwned } from "./vm-guards.js";
 
 /**
  * Provision = VMID free? → clone (linked when the template allows, full only when linked is refused)
@@ -177,8 +177,8 @@ async function configureVm(
   ctx: CallContext,
   spec: ProvisionSpec,
   snippet: WrittenSnippet,
-): Promise<PveConfig> {
-  const config = await read(core, ctx, () => core.driver.getConfig(ctx, spec.vmid));
+  config: PveConfig,
+): Promise<void> {
   const values: Record<string, string> = {
     net0: buildNet0(configString(config, "net0"), {
       ...(spec.network.model ? { model: spec.network.model } : {}),
@@ -196,7 +196,6 @@ async function configureVm(
   await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
     core.driver.setConfig(ctx, spec.vmid, values),
   );
-  return config;
 }
 
 async function resizeIfAsked(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec, config: PveConfig) {
@@ -280,11 +279,12 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
       });
     await deleteSnippetsOf(core.snippets, spec.vmid); // a previous, interrupted attempt's file
     const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
-    const config = await configureVm(core, ctx, spec, snippet);
+    // The settled config was read just now; nothing of ours changed it since (no second GET).
+    await configureVm(core, ctx, spec, snippet, settled);
     if (spec.network.firewallGroup !== undefined) {
       await applyFirewallGroup(core, ctx, spec.vmid, spec.network.firewallGroup);
     }
-    await resizeIfAsked(core, ctx, spec, config);
+    await resizeIfAsked(core, ctx, spec, settled);
   } catch (err) {
     await cleanupFailedProvision(core, ctx, spec.vmid);
     throw err;
