@@ -18,7 +18,7 @@ import {
   writeDeploymentConfig,
   writeProfile,
 } from "./deployment-dir.js";
-import { type HostProcess, processesOf } from "./host-processes.js";
+import { type HostProcess, killAll, processesOf } from "./host-processes.js";
 import { createScratchRepo, type ScratchRepo } from "./scratch-repo.js";
 
 export type JobsBackend = "local" | "proxmox-api" | "proxmox-shell";
@@ -44,6 +44,11 @@ export interface JobsDeploymentOptions {
   sim?: Omit<PveSimOptions, "snippetsDir" | "guestCommand" | "guestEnv">;
   /** Secrets bundles: name → YAML text, written to secrets_dir/<name>.yaml with mode 0600. */
   secrets?: Record<string, string>;
+  /**
+   * Start each guest this long after its VM starts, as a real guest unit starts only once the OS
+   * has booted (benchmarks pass the sim's agentReady); default 0, the instant the VM starts.
+   */
+  guestStartDelayMs?: number;
 }
 
 export interface JobsDeployment {
@@ -135,7 +140,15 @@ export async function startJobsDeployment(options: JobsDeploymentOptions): Promi
           mkdirSync(join(dir, "repo"), { recursive: true });
           // `env` execs node in place: the sim's process-group kill at stop/destroy still reaches it.
           const env = { ...guestEnv, AGENTLAB_RUN_DIR: join(dir, "run"), AGENTLAB_REPO_DIR: join(dir, "repo") };
-          return ["/usr/bin/env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, GUEST_BIN];
+          const argv = [
+            "/usr/bin/env",
+            ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+            process.execPath,
+            GUEST_BIN,
+          ];
+          const delayS = (options.guestStartDelayMs ?? 0) / 1000;
+          // The shell leads the process group the sim kills, and execs the guest after the wait.
+          return delayS > 0 ? ["/bin/sh", "-c", `sleep ${delayS.toFixed(3)}; exec "$@"`, "guest", ...argv] : argv;
         },
       });
       backendKeys = {
@@ -235,6 +248,10 @@ export async function startJobsDeployment(options: JobsDeploymentOptions): Promi
           if (d) await d.stop();
         } finally {
           await running?.close();
+          // Local sandboxes outlive agentlabd by design (a new runner adopts them), and a sim guest's
+          // agent has its own process group: after a failed test, stop whatever is still running
+          // here. Tests assert leftovers() is empty first; this is only the safety net.
+          killAll(processesOf(deployment.dir));
           removeAll();
         }
       },
