@@ -279,7 +279,7 @@ describe("agentlabd data-layer commands", () => {
       writeConfig(deployment, { ...config, profiles_dir: profilesDir });
       const result = await check();
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(new RegExp(`error: ${bad}:4(:\\d+)?: error: resources\\.cores`));
+      expect(result.stderr).toMatch(new RegExp(`^${bad}:4(:\\d+)?: error: resources\\.cores`, "m"));
       expect(result.stdout).toContain("1 ok (local-ephemeral), 1 unusable");
     });
 

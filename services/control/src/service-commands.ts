@@ -148,12 +148,12 @@ async function configCheck(config: AgentLabConfig, loaded: LoadedConfig, io: Ser
   await profiles.load();
   let failed = 0;
   for (const problem of profiles.fileProblems()) {
-    io.err(`${problem.severity}: ${formatDiagnostic(problem)}`);
+    io.err(formatDiagnostic(problem));
     if (problem.severity === "error") failed++;
   }
   for (const entry of profiles.list()) {
-    for (const e of entry.errors) io.err(`error: ${formatDiagnostic(e)}`);
-    for (const w of entry.warnings) io.err(`warning: ${formatDiagnostic(w)}`);
+    // formatDiagnostic already says "file:line:col: error|warning: …".
+    for (const d of [...entry.errors, ...entry.warnings]) io.err(formatDiagnostic(d));
     if (entry.status !== "ok") failed++;
   }
   const ok = profiles
