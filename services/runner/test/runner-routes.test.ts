@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { RunnerService, VmPowerState } from "@agentlab/api";
@@ -50,6 +50,12 @@ describe("RunnerService routes over a real local backend", () => {
       { router: { interceptors: [createErrorMappingInterceptor()] } },
     ),
   );
+  /** Strips a sandbox's owner tag on disk, as a sandbox left by the original AgentLab looks. */
+  const untag = (vmid: number) => {
+    const stateFile = path.join(sandboxDir, String(vmid), "state.json");
+    const state = JSON.parse(readFileSync(stateFile, "utf8")) as Record<string, unknown>;
+    writeFileSync(stateFile, JSON.stringify({ ...state, ownerTag: "", tags: [] }));
+  };
   let counter = 0;
   const rid = () => `routes-test-${++counter}`;
 
@@ -59,6 +65,7 @@ describe("RunnerService routes over a real local backend", () => {
   afterAll(async () => {
     const ctx = { requestId: "cleanup", deadline: Date.now() + 60_000 };
     for (const vm of await local.listVms(ctx, { includeForeign: true })) {
+      if (!vm.owned) untag(vm.vmid);
       await local.destroy(ctx, vm.vmid, { adopt: { vmid: vm.vmid, name: vm.name } });
     }
     await local.close();
@@ -139,7 +146,14 @@ describe("RunnerService routes over a real local backend", () => {
     const all = await client.listVms({ includeForeign: true });
     expect(all.vms.find((vm) => vm.vmid === 4104)?.owned).toBe(false);
     await expectCode(client.destroyVm({ requestId: rid(), vmid: 4104 }), Code.PermissionDenied);
-    // Adoption by VMID and name acts once, as the proto says.
+    // Another deployment's sandbox is never adopted, even by its VMID and name.
+    await expectCode(
+      client.stopVm({ requestId: rid(), vmid: 4104, adopt: { name: "foreign-vm" } }),
+      Code.PermissionDenied,
+    );
+    // An untagged one (as the original AgentLab left them) is adopted once by VMID and name, as the
+    // proto says, and is ours from then on.
+    untag(4104);
     await client.stopVm({ requestId: rid(), vmid: 4104, adopt: { name: "foreign-vm" } });
     expect((await client.getVmStatus({ vmid: 4104 })).vm?.owned).toBe(true);
   });
