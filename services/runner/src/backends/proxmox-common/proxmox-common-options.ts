@@ -23,7 +23,7 @@ export interface ProxmoxCommonOptions {
   /** Reported capacity. */
   maxVms?: number;
   /**
-   * Task polling back-off: the API backend's task waiter (default DEFAULT_TASK_POLL, 20 ms → 5 s)
+   * Task polling back-off: the API backend's task waiter (default DEFAULT_TASK_POLL, 20 ms → 1 s)
    * and the wait for a clone's `lock: clone` to clear (default 0.5 s → 5 s, §1.4).
    */
   taskPoll?: Partial<BackoffPolicy>;
