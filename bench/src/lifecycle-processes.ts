@@ -51,9 +51,14 @@ export async function startPveSim(args: string[]): Promise<{ child: Child; info:
   throw new Error("pve-sim exited before printing its address");
 }
 
-/** Starts agentlabd and waits for its last socket (artifacts: runner and control are up by then). */
+/**
+ * Starts agentlabd and waits for its last socket (artifacts: runner and control are up by then).
+ * BENCH_CPU_PROFILE_DIR=dir (diagnostic) writes a V8 CPU profile of agentlabd there when it stops.
+ */
 export async function startAgentlabd(configPath: string, readySocket: string): Promise<Child> {
-  const proc = spawn(process.execPath, [AGENTLABD_BIN, "--config", configPath], {
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, AGENTLABD_BIN, "--config", configPath], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const child = track(proc);

@@ -24,6 +24,23 @@ describe("openDatabase / closeDatabase", () => {
     closeDatabase(db);
   });
 
+  it("reuses a compiled statement per SQL text, each caller choosing its own result mode", () => {
+    const db = openDatabase(tmp.dbPath);
+    db.exec("CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'one')");
+    const sql = "SELECT a, b FROM t";
+    expect(db.prepare(sql).pluck().get()).toBe(1);
+    expect(db.prepare(sql)).toBe(db.prepare(sql));
+    // The previous caller's pluck() does not leak into the next one.
+    expect(db.prepare(sql).get()).toEqual({ a: 1, b: "one" });
+    expect(db.prepare(sql).raw().get()).toEqual([1, "one"]);
+    expect(db.prepare(sql).get()).toEqual({ a: 1, b: "one" });
+    // A schema change is picked up by the cached statement.
+    expect(db.prepare("SELECT * FROM t").get()).toEqual({ a: 1, b: "one" });
+    db.exec("ALTER TABLE t ADD COLUMN c TEXT DEFAULT 'x'");
+    expect(db.prepare("SELECT * FROM t").get()).toEqual({ a: 1, b: "one", c: "x" });
+    closeDatabase(db);
+  });
+
   it("checkpoints the WAL on close: no -wal file is left, or it is empty", async () => {
     const db = openDatabase(tmp.dbPath);
     await migrate(db, { dbPath: tmp.dbPath, clock: makeFakeClock("2025-03-01T00:00:00Z").clock, freeBytes: ampleDisk });
