@@ -66,9 +66,17 @@ export function uploadEndpointFor(sandbox: SandboxRecord, artifactUploadUrl: str
   return artifactUploadUrl.replace(/\/+$/, "").replace(/\/upload$/, "");
 }
 
-/** A third of the loss timeout: two heartbeats may be lost before the guest counts as gone. */
+/** The longest a quiet guest goes without asking control whether its job was canceled. */
+export const MAX_HEARTBEAT_INTERVAL_SECONDS = 15;
+
+/**
+ * A third of the loss timeout, so two heartbeats may be lost before the guest counts as gone, but
+ * at most 15 s: a heartbeat's reply is how a guest whose agent prints nothing hears of a cancel,
+ * and with the default 5m timeout a third (100 s) would leave `job cancel` unanswered that long.
+ * One small call per job every 15 s costs control nothing it would notice.
+ */
 export function heartbeatIntervalSeconds(heartbeatTimeoutMs: number): number {
-  return Math.max(1, Math.floor(heartbeatTimeoutMs / 3000));
+  return Math.max(1, Math.min(MAX_HEARTBEAT_INTERVAL_SECONDS, Math.floor(heartbeatTimeoutMs / 3000)));
 }
 
 export function bootstrapResponse(

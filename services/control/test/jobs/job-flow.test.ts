@@ -65,7 +65,7 @@ describe("a job end to end through control, a real local sandbox and a simulated
     expect(payload.git).toMatchObject({ token: GIT_TOKEN, username: "bot" });
     expect(payload.upload).toMatchObject({ endpoint: LOCAL_SANDBOX_ARTIFACTS_ENDPOINT, maxBytes: 1024n * 1024n });
     expect(payload.upload!.token).toMatch(/^[0-9a-f]{64}$/);
-    expect(payload.heartbeatIntervalSeconds).toBe(40);
+    expect(payload.heartbeatIntervalSeconds).toBe(15); // a third of 2m is 40 s, capped at 15 s
     expect(payload.logStreamMaxBytes).toBe(1024n * 1024n);
     // Spent: a second fetch is refused.
     await expectCode(fetchPayload(h, c, vmid), Code.Unauthenticated);
