@@ -8,6 +8,7 @@ import { type Clock, nowTimestamp } from "../db/timestamps.js";
 import type { EventBus } from "../events/event-bus.js";
 import { appendEvent } from "../events/event-store.js";
 import type { SandboxRecord } from "./sandbox-record.js";
+import { jobIdOfSandbox } from "./sandbox-proto.js";
 import { assertTransition, type SandboxStateName } from "./sandbox-state-machine.js";
 import { compareAndSetState, getSandbox } from "./sandbox-store.js";
 
@@ -48,12 +49,15 @@ export function transitionSandbox(
         hint: "look at it again with `agentlab sandbox show` and retry if still needed",
       });
     }
+    // Every state event of a job's sandbox names the job, whoever moved it (the reconciler, a
+    // destroy), so `agentlab events --job` shows the whole life of the sandbox the job ran in.
+    const jobId = options.jobId || jobIdOfSandbox(ctx.db, vmid);
     return appendEvent(
       ctx.db,
       {
         kind: "sandbox.state",
         sandboxVmid: vmid,
-        ...(options.jobId ? { jobId: options.jobId } : {}),
+        ...(jobId ? { jobId } : {}),
         msg: `${from} -> ${to}${options.reason ? `: ${options.reason}` : ""}`,
         payload: { from, to, ...(options.reason ? { reason: options.reason } : {}) },
       },

@@ -115,6 +115,13 @@ describe("a job end to end through control, a real local sandbox and a simulated
     await c.jobs.finalizer.drain();
     expect(sandboxState(c.db, vmid)).toBe("DESTROYED");
     expect(await h.liveVmids()).not.toContain(vmid);
+    // The sandbox's whole life is in the job's events, its teardown included.
+    const sandboxMoves = c.db
+      .prepare("SELECT msg FROM events WHERE job_id = ? AND kind = 'sandbox.state' ORDER BY id")
+      .pluck()
+      .all(job!.id) as string[];
+    expect(sandboxMoves[0]).toMatch(/^REQUESTED -> PROVISIONING/);
+    expect(sandboxMoves.at(-1)).toMatch(/-> DESTROYED/);
 
     const final = await c.jobClient.getJob({ jobId: job!.id });
     expect(final.job).toMatchObject({ status: JobStatus.COMPLETED, failureReason: "", cancelRequested: false });
