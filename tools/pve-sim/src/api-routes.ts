@@ -7,6 +7,7 @@ import {
   postVmFirewallRule,
   RULE_TEXT_KEYS,
 } from "./handlers-firewall.js";
+import { getVmFirewallOptions, putVmFirewallOptions, VM_FIREWALL_OPTION_SPECS } from "./handlers-firewall-options.js";
 import { postClone } from "./handlers-qemu-clone.js";
 import { deleteVm, getConfig, postConfig, putConfig } from "./handlers-qemu-config.js";
 import { getStatusCurrent, listQemu, postShutdown, postStart, postStop } from "./handlers-qemu-power.js";
@@ -163,6 +164,18 @@ const ROUTES: Route[] = [
     `${Q}/firewall/rules/(?<pos>\\d+)`,
     { ...nodeVm, pos: { type: "integer", minimum: 0 }, digest: { type: "string", optional: true, maxLength: 64 } },
     deleteVmFirewallRule,
+  ),
+  route("GET", `${Q}/firewall/options`, nodeVm, getVmFirewallOptions),
+  route(
+    "PUT",
+    `${Q}/firewall/options`,
+    {
+      ...nodeVm,
+      ...VM_FIREWALL_OPTION_SPECS,
+      delete: optionalString,
+      digest: { type: "string", optional: true, maxLength: 64 },
+    },
+    putVmFirewallOptions,
   ),
   route("GET", `${Q}/agent/network-get-interfaces`, nodeVm, getNetworkInterfaces),
   route("GET", `${Q}/snapshot`, nodeVm, listSnapshots),

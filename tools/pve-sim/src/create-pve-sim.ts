@@ -182,6 +182,7 @@ export async function createPveSim(options: PveSimOptions = {}): Promise<PveSim>
     state.rrd.refreshedAt = Number.NEGATIVE_INFINITY;
     state.vmLocks.clear();
     state.vmFirewallRules.clear();
+    state.vmFirewallOptions.clear();
     state.firewallGroups = new Map(firewallGroups.map((name) => [name, { comment: undefined }]));
     state.storages = new Map(storageOptions.map((s) => [s.id, createStorage(s)]));
     seedAll();

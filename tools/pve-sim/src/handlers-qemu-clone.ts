@@ -12,7 +12,7 @@ import {
 } from "./pve-messages.js";
 import { randomUuid } from "./seeded-random.js";
 import type { HandlerArgs, SimContext } from "./sim-context.js";
-import { type SimStorage, type SimVm, vmFlock } from "./sim-state.js";
+import { copyVmFirewallFile, type SimStorage, type SimVm, vmFlock } from "./sim-state.js";
 import type { TaskContext } from "./task-runner.js";
 import {
   assertNode,
@@ -178,13 +178,7 @@ export function postClone({ sim, call, params }: HandlerArgs): unknown {
         config.set("name", (params.name as string | undefined) ?? `Copy-of-VM-${base.get("name") ?? vmid}`);
         if (params.description !== undefined) config.set("description", String(params.description));
         placeholder.config = config;
-        // The clone gets a copy of the source's firewall rules (its own `.fw` file).
-        const rules = sim.state.vmFirewallRules.get(vmid);
-        if (rules)
-          sim.state.vmFirewallRules.set(
-            newid,
-            rules.map((rule) => ({ ...rule })),
-          );
+        copyVmFirewallFile(sim.state, vmid, newid);
       } finally {
         releaseFinal();
       }

@@ -16,7 +16,7 @@ export {
   type StorageOptions,
   type TemplateOptions,
 } from "./sim-options.js";
-export type { RequestLogEntry, SimFirewallRule, SimState, SimVm } from "./sim-state.js";
+export type { RequestLogEntry, SimFirewallOptions, SimFirewallRule, SimState, SimVm } from "./sim-state.js";
 export type { SimTask } from "./task-runner.js";
 export { formatUpid, parseUpid, type Upid } from "./upid.js";
 export type { VmSeed } from "./vm-seeding.js";

@@ -2,6 +2,7 @@ import { paramError } from "./pve-error.js";
 import {
   paramConfigId,
   paramDnsName,
+  paramEnum,
   paramMaximum,
   paramMaxLength,
   paramMinimum,
@@ -13,7 +14,7 @@ import {
 /**
  * PVE's JSON-schema parameter check, reduced to what the runner can trip over
  * (reference/proxmox.md §1.1): unknown keys, `0|1` booleans in form bodies, integers, VMID range,
- * DNS names, snapshot/config IDs. Failures collect into one 400 `errors` map.
+ * DNS names, snapshot/config IDs, enumerations. Failures collect into one 400 `errors` map.
  */
 export type ParamType = "integer" | "number" | "boolean" | "string";
 
@@ -24,6 +25,8 @@ export interface ParamSpec {
   minimum?: number;
   maximum?: number;
   maxLength?: number;
+  /** Allowed string values (PVE's `enum`, e.g. a firewall policy). */
+  enum?: readonly string[];
 }
 
 export interface ParamSchema {
@@ -68,6 +71,7 @@ function checkValue(spec: ParamSpec, raw: unknown, strictForm: boolean): { value
         return { error: paramMaxLength(spec.maxLength) };
       if (spec.format === "dns-name" && !DNS_NAME.test(text)) return { error: paramDnsName };
       if (spec.format === "configid" && !CONFIG_ID.test(text)) return { error: paramConfigId(text) };
+      if (spec.enum && !spec.enum.includes(text)) return { error: paramEnum(text, spec.enum) };
       return { value: text };
     }
   }

@@ -87,6 +87,9 @@ export const paramMaximum = (max: number): string => `value must have a maximum 
 export const paramMaxLength = (max: number): string => `value may only be ${max} characters long`;
 export const paramDnsName = "invalid format - value does not look like a valid DNS name";
 export const paramConfigId = (id: string): string => `invalid format - invalid configuration ID '${id}'`;
+/** pve-common JSONSchema: a string outside the parameter's `enum`. */
+export const paramEnum = (value: string, values: readonly string[]): string =>
+  `value '${value}' does not have a value in the enumeration '${values.join(", ")}'`;
 
 /** §1.5 nextid: `errors.vmid` when the asked-for ID is taken. */
 export const vmidTaken = (vmid: number): string => `VM ${vmid} already exists`;
@@ -154,5 +157,7 @@ export const firewallGroupNameInvalid = "invalid characters in security group na
 export const firewallRuleTypeUnknown = (type: string): string => `unknown rule type '${type}'`;
 export const firewallActionUnknown = (action: string): string => `unknown action '${action}'`;
 export const firewallNoRule = (pos: number): string => `no rule at position ${pos}`;
+/** pve-firewall set_options: `delete=` naming something that is not a VM firewall option. */
+export const firewallNoSuchOption = (option: string): string => `no such option '${option}'`;
 /** pve-common assert_if_modified: a firewall file changed since the digest was read. [inferred wording] */
 export const firewallDigestMismatch = "detected modified configuration - file changed by other user? Try again.";

@@ -65,6 +65,13 @@ export interface SimFirewallRule {
   [key: string]: string | number;
 }
 
+/**
+ * The `[OPTIONS]` section of `/etc/pve/firewall/<vmid>.fw` (pve-firewall's vm_option_properties):
+ * booleans as 0/1 numbers, policies and log levels as strings, as PVE's parser reads them back.
+ * An absent key means PVE's default — for `enable`, off.
+ */
+export type SimFirewallOptions = Record<string, string | number>;
+
 /** A cluster security group (`[group <name>]` in `/etc/pve/firewall/cluster.fw`). */
 export interface SimFirewallGroup {
   comment: string | undefined;
@@ -100,6 +107,8 @@ export interface SimState {
   firewallGroups: Map<string, SimFirewallGroup>;
   /** Per-VMID firewall rules, position 0 first (the `.fw` file exists apart from the VM config). */
   vmFirewallRules: Map<number, SimFirewallRule[]>;
+  /** Per-VMID firewall options (the same `.fw` file as the rules). */
+  vmFirewallOptions: Map<number, SimFirewallOptions>;
 }
 
 export function createStorage(options: StorageOptions): SimStorage {
@@ -136,7 +145,30 @@ export function createSimState(
     vmLocks: new Map(),
     firewallGroups: new Map(firewallGroups.map((name) => [name, { comment: undefined }])),
     vmFirewallRules: new Map(),
+    vmFirewallOptions: new Map(),
   };
+}
+
+/**
+ * Clone copies the source's whole `.fw` file (pve-firewall clone_vmfw_conf): its rules and its
+ * options, so a template's `enable: 1` reaches every clone. A stale file of the target ID goes first.
+ */
+export function copyVmFirewallFile(state: SimState, from: number, to: number): void {
+  removeVmFirewallFile(state, to);
+  const rules = state.vmFirewallRules.get(from);
+  if (rules)
+    state.vmFirewallRules.set(
+      to,
+      rules.map((rule) => ({ ...rule })),
+    );
+  const options = state.vmFirewallOptions.get(from);
+  if (options) state.vmFirewallOptions.set(to, { ...options });
+}
+
+/** Destroy removes the `.fw` file: nothing of it may pass to a later VM with this ID. */
+export function removeVmFirewallFile(state: SimState, vmid: number): void {
+  state.vmFirewallRules.delete(vmid);
+  state.vmFirewallOptions.delete(vmid);
 }
 
 export function vmFlock(state: SimState, vmid: number): FileLock {
@@ -168,6 +200,7 @@ export function stateSnapshot(state: SimState): Record<string, unknown> {
       flock: vm.flock.snapshot(),
       snapshots: [...vm.snapshots.keys()],
       firewallRules: state.vmFirewallRules.get(vm.vmid) ?? [],
+      firewallOptions: state.vmFirewallOptions.get(vm.vmid) ?? {},
       ipv4: vm.ipv4,
       owner: vm.owner,
     })),

@@ -2,7 +2,7 @@ import { pveDie } from "./pve-error.js";
 import { configMissing, noSuchNode, vmLocked } from "./pve-messages.js";
 import type { ApiCall, SimContext } from "./sim-context.js";
 import type { AgentBehaviour } from "./sim-options.js";
-import { type SimVm, vmFlock } from "./sim-state.js";
+import { removeVmFirewallFile, type SimVm, vmFlock } from "./sim-state.js";
 import type { SimTask, TaskFaults, TaskWorker } from "./task-runner.js";
 import { DISK_KEY, type VmConfig, volidOfDisk } from "./vm-config.js";
 
@@ -64,8 +64,7 @@ export function removeVm(sim: SimContext, vmid: number): void {
   const vm = sim.state.vms.get(vmid);
   sim.state.vms.delete(vmid);
   if (!vm) return;
-  // Destroy removes the VM's firewall file too (its rules must not pass to a later VM with this ID).
-  sim.state.vmFirewallRules.delete(vmid);
+  removeVmFirewallFile(sim.state, vmid);
   for (const storage of sim.state.storages.values()) {
     for (const [volid, volume] of storage.volumes) {
       if (volume.vmid === vmid) storage.volumes.delete(volid);
