@@ -40,7 +40,7 @@ export interface LocalBackendOptions {
   /** Tool locations; default: found on PATH. */
   bwrapPath?: string;
   unsharePath?: string;
-  /** cgroup v2 mount point. Default `/sys/fs/cgroup`. */
+  /** Where cgroups are mounted: the v2 hierarchy, or the v1 `cpu` and `memory` ones below it. Default `/sys/fs/cgroup`. */
   cgroupRoot?: string;
   /** Injected for tests. */
   spawn?: typeof nodeSpawn;

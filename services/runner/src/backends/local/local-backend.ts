@@ -95,7 +95,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
         config.stopGraceMs,
       );
     }
-    removeCgroup(state.cgroup?.path);
+    await removeCgroup(state.cgroup);
     if (state.powerState !== "stopped" || state.pid !== undefined) {
       state.powerState = "stopped";
       state.stoppedAt = config.now().toISOString();
@@ -233,9 +233,10 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
       });
       delete state.stoppedAt;
       saveState(state);
-      // Limits follow the launcher and whatever it forked so far; later forks inherit the cgroup.
-      const pids = [launcher.pid, ...listDescendants(launcher.pid).map((p) => p.pid)];
-      state.cgroup = applyCgroupLimits(config.cgroupRoot, vmid, { cores: state.cores, memoryMb: state.memoryMb }, pids);
+      // The launcher first, then whatever it has forked by each listing (see moveIntoCgroups).
+      const processes = () => [launcher.pid, ...listDescendants(launcher.pid).map((p) => p.pid)];
+      const limits = { cores: state.cores, memoryMb: state.memoryMb };
+      state.cgroup = applyCgroupLimits(config.cgroupRoot, vmid, limits, processes);
       if (state.cgroup.skipped) config.logger.warn("cgroup limits skipped", { vmid, reason: state.cgroup.skipped });
       saveState(state);
       try {
@@ -272,7 +273,7 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
         config.logger.info("sandbox exited on its own", { vmid });
         state.powerState = "stopped";
         state.stoppedAt = config.now().toISOString();
-        removeCgroup(state.cgroup?.path);
+        await removeCgroup(state.cgroup);
         saveState(state);
       }
       return toVmInfo(state);

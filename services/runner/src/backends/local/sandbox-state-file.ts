@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { BackendError } from "../../backend-errors.js";
+import type { CgroupResult } from "./cgroup-limits.js";
 import type { ResolvedIsolation } from "./local-backend-options.js";
 
 /**
@@ -32,8 +33,8 @@ export interface SandboxState {
   mounts: Array<{ hostPath: string; sandboxPath: string; readOnly?: boolean }>;
   /** Attached workspace volume (`local:<name>`), mounted at /work instead of the sandbox's own work dir. */
   workVolume?: string;
-  /** cgroup v2 directory holding the sandbox, or why limits were skipped. */
-  cgroup?: { path?: string; skipped?: string };
+  /** The cgroup directories holding the sandbox (v2: one; v1: cpu and memory), or why limits were skipped. */
+  cgroup?: CgroupResult;
 }
 
 export function readSandboxState(stateFile: string): SandboxState | undefined {
