@@ -89,5 +89,9 @@ describe("adopting VMs of sandboxes migrated from the original AgentLab", () => 
     expect((err as ConnectError).code).toBe(Code.PermissionDenied);
     const left = await h.backend.listVms({ requestId: "l", deadline: Date.now() + 30_000 }, { includeForeign: true });
     expect(left.map((vm) => vm.vmid)).toContain(5001);
+    // The refused VM is still running: end it here, as its operator would, so no process outlives the test.
+    await h.backend.destroy({ requestId: "cleanup", deadline: Date.now() + 30_000 }, 5001, {
+      adopt: { vmid: 5001, name: "legacy-two" },
+    });
   });
 });
