@@ -82,7 +82,49 @@ run("buf lint", bin("buf"), ["lint"]);
 run("buf breaking (against buf-baseline.binpb)", bin("buf"), ["breaking", "--against", "buf-baseline.binpb"]);
 record("generated code is fresh", generatedCodeIsFresh());
 
+/** Seconds since boot, the clock /proc/<pid>/stat start times count in (as ticks of 1/100 s). */
+const uptimeSeconds = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+
+/**
+ * Processes a test left running: started after `sinceUptime`, still alive, and ours by their command
+ * line (sandboxes, daemons, the simulator, guests). Each is reported and killed, and the check fails,
+ * so a leak shows in CI instead of piling up on developers' machines.
+ */
+function leftoverProcesses(sinceUptime) {
+  const ours = /bwrap|unshare|agentlab|pve-sim|sleep infinity/;
+  const found = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z" || Number(fields[19]) / 100 < sinceUptime) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+      if (ours.test(cmdline)) found.push({ pid: Number(entry), cmdline });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+function noProcessLeftBehind(sinceUptime) {
+  process.stdout.write("\n== no test left a process running\n");
+  const leftovers = leftoverProcesses(sinceUptime);
+  for (const { pid, cmdline } of leftovers) {
+    process.stdout.write(`left running, now killed: ${pid} ${cmdline.slice(0, 160)}\n`);
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+  if (leftovers.length === 0) process.stdout.write("none\n");
+  return leftovers.length === 0;
+}
+
 if (!checksOnly) {
+  const vitestStartedAt = uptimeSeconds();
   const report = join(mkdtempSync(join(tmpdir(), "agentlab-vitest-")), "report.json");
   process.stdout.write("\n== vitest\n");
   spawnSync(
@@ -111,6 +153,7 @@ if (!checksOnly) {
   } finally {
     rmSync(dirname(report), { recursive: true, force: true });
   }
+  record("no test left a process running", noProcessLeftBehind(vitestStartedAt));
 }
 
 if (failures.length > 0) process.stdout.write(`\nfailed:\n  ${failures.join("\n  ")}\n`);
