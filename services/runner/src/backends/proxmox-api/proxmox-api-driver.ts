@@ -5,6 +5,7 @@ import type { AgentInterface } from "../proxmox-common/guest-ip-selector.js";
 import type {
   PveConfig,
   PveDriver,
+  PveFirewallOptions,
   PveFirewallRule,
   PveNodeStatus,
   PveTaskEntry,
@@ -175,6 +176,14 @@ export function createProxmoxApiDriver(
         action: group,
         enable: 1,
       });
+    },
+    async firewallOptions(ctx, vmid) {
+      const path = await vmPath(ctx, vmid, "/firewall/options");
+      return ((await client.request(ctx, "GET", path)) as PveFirewallOptions | null) ?? {};
+    },
+    async enableFirewall(ctx, vmid) {
+      // Synchronous (returns null). Only `enable` is sent: policies set on the template stay as they are.
+      await client.request(ctx, "PUT", await vmPath(ctx, vmid, "/firewall/options"), { enable: 1 });
     },
     // No `unlock`: clearing a `lock:` needs `skiplock`, which PVE grants to root@pam only, not to tokens.
     async volumeAlloc(ctx, storage, ownerVmid, fileName, size) {

@@ -51,6 +51,18 @@ export interface PveFirewallRule {
   enable?: number;
 }
 
+/**
+ * A VM's firewall options (`GET …/firewall/options`, pve-firewall): booleans as 0/1, `policy_in`/
+ * `policy_out` ACCEPT|REJECT|DROP. `enable` absent means off: the VM's rules then filter nothing.
+ */
+export interface PveFirewallOptions {
+  enable?: number;
+  policy_in?: string;
+  policy_out?: string;
+  digest?: string;
+  [option: string]: string | number | undefined;
+}
+
 export interface CloneRequest {
   templateVmid: number;
   newVmid: number;
@@ -87,6 +99,9 @@ export interface PveDriver {
   firewallRules(ctx: CallContext, vmid: number): Promise<PveFirewallRule[]>;
   /** Adds an enabled `type=group` rule (a synchronous call, not a task). */
   addFirewallGroupRule(ctx: CallContext, vmid: number, group: string): Promise<void>;
+  firewallOptions(ctx: CallContext, vmid: number): Promise<PveFirewallOptions>;
+  /** Sets the VM firewall option `enable=1` and nothing else (a synchronous call, not a task). */
+  enableFirewall(ctx: CallContext, vmid: number): Promise<void>;
   /**
    * Clears a persistent `lock:` (`qm unlock`). Absent where the transport cannot: over the API it
    * needs `skiplock`, which Proxmox allows to root@pam alone — never to an API token (§1.5).

@@ -5,6 +5,7 @@ import type { AgentInterface } from "../proxmox-common/guest-ip-selector.js";
 import type {
   PveConfig,
   PveDriver,
+  PveFirewallOptions,
   PveFirewallRule,
   PveTaskEntry,
   PveVmListEntry,
@@ -138,6 +139,15 @@ export function createProxmoxShellDriver(runner: CommandRunner, configuredNode: 
       // `pvesh create` is safe here: firewall rules are a synchronous call, not a task (§2, rule 10).
       const path = await vmPath(ctx, vmid, "/firewall/rules");
       await runner.run(ctx, "pvesh", ["create", path, "--type", "group", "--action", group, "--enable", "1"], { vmid });
+    },
+    async firewallOptions(ctx, vmid) {
+      return ((await pveshGet(ctx, await vmPath(ctx, vmid, "/firewall/options"))) as PveFirewallOptions | null) ?? {};
+    },
+    async enableFirewall(ctx, vmid) {
+      // `pvesh set` is safe for the same reason: firewall options are a synchronous call, not a task.
+      // Only `enable` is sent: policies set on the template stay as they are.
+      const path = await vmPath(ctx, vmid, "/firewall/options");
+      await runner.run(ctx, "pvesh", ["set", path, "--enable", "1"], { vmid });
     },
     async unlock(ctx, vmid) {
       // §1.6: the root-only escape hatch for a leaked `lock:`.
