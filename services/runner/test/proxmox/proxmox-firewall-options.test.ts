@@ -78,6 +78,18 @@ describe.each(KINDS)("Proxmox %s backend: VM firewall options with a security gr
     await backend.destroy(ctx(), 203);
   });
 
+  it("does not count a disabled group rule copied from the template: an enabled one is added", async () => {
+    h.sim.seedVm({ vmid: 9102, template: true });
+    h.sim.state.vmFirewallRules.set(9102, [{ type: "group", action: GROUP, enable: 0 }]);
+    await backend.provision(ctx(), withGroup(206, 9102));
+    expect(groupRules(206)).toEqual([
+      { type: "group", action: GROUP, enable: 1 },
+      { type: "group", action: GROUP, enable: 0 },
+    ]);
+    expect(h.sim.state.vmFirewallOptions.get(206)).toEqual({ enable: 1 });
+    await backend.destroy(ctx(), 206);
+  });
+
   if (kind === "api") {
     const refuseOptionWrites = (effect: { type: "http"; status: number; reason?: string }) =>
       h.sim.faults.add({ match: { method: "PUT", path: "/firewall/options$" }, times: 1, effect });

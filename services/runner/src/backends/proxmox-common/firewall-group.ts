@@ -38,9 +38,11 @@ export async function applyFirewallGroup(core: ProxmoxCore, ctx: CallContext, vm
 }
 
 async function ensureGroupRule(core: ProxmoxCore, ctx: CallContext, vmid: number, group: string) {
+  // Only an enabled rule counts: a disabled one (`|GROUP …`, e.g. copied from the template) applies
+  // nothing, so an enabled rule is added next to it.
   const present = async () =>
     (await read(core, ctx, () => core.driver.firewallRules(ctx, vmid))).some(
-      (rule) => rule.type === "group" && rule.action === group,
+      (rule) => rule.type === "group" && rule.action === group && Number(rule.enable) === 1,
     );
   if (await present()) return;
   const groups = await read(core, ctx, () => core.driver.firewallGroups(ctx));
