@@ -3,7 +3,8 @@ import type { Spawner } from "./git-command.js";
 import { GuestError } from "./guest-error.js";
 
 export type OutputStream = "stdout" | "stderr";
-export type StopReason = "canceled" | "timeout";
+/** canceled by control, the job's TTL, or the guest runner itself being stopped (SIGTERM/SIGINT). */
+export type StopReason = "canceled" | "timeout" | "signal";
 
 export interface AgentProcessRequest {
   /** Shell command line, run as `/bin/sh -c <command>`. */
@@ -33,8 +34,15 @@ export interface AgentProcess {
   readonly pid: number;
   /** Settles once the agent exited and its output is drained. */
   readonly result: Promise<AgentResult>;
-  /** SIGTERM to the whole process group, SIGKILL after the grace period. Idempotent. */
+  /** Why the guest is stopping it, once it is. */
+  readonly stoppedBy: StopReason | undefined;
+  /**
+   * SIGTERM to the whole process group, SIGKILL after the grace period. Idempotent: the first reason
+   * sticks, so a cancel or TTL that came first is what the result reports.
+   */
   stop(reason: StopReason): void;
+  /** SIGKILL to the whole group now: the guest is exiting at once and must not leave it behind. */
+  kill(): void;
 }
 
 // setTimeout silently fires at once for delays above 2^31-1 ms (~24.8 days).
@@ -113,5 +121,16 @@ export function startAgentProcess(request: AgentProcessRequest): AgentProcess {
       resolve({ exitCode: exit.code, signal: exit.signal, ...(stoppedBy ? { stoppedBy } : {}) });
     });
   });
-  return { pid: child.pid ?? -1, result, stop };
+  const kill = () => {
+    if (!exited) signalGroup(child, "SIGKILL");
+  };
+  return {
+    pid: child.pid ?? -1,
+    result,
+    get stoppedBy() {
+      return stoppedBy;
+    },
+    stop,
+    kill,
+  };
 }

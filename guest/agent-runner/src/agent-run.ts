@@ -2,9 +2,10 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GuestJobStatus, type JobSpec } from "@agentlab/api";
 import { agentEnvironment, resolveAgentCommand } from "./agent-command.js";
-import { startAgentProcess } from "./agent-process.js";
+import { type AgentProcess, startAgentProcess } from "./agent-process.js";
 import type { ControlChannel } from "./control-channel.js";
 import type { GuestContext } from "./guest-context.js";
+import type { StopSignal } from "./guest-stop.js";
 import type { JobOutcome } from "./job-report.js";
 import type { LogStreamer } from "./log-streamer.js";
 import type { SecretRedactor } from "./secret-redactor.js";
@@ -17,6 +18,13 @@ export interface AgentRunInput {
   redactor: SecretRedactor;
   secretsEnv: Record<string, string>;
   gitEnv: Record<string, string>;
+  /** Told about the agent once it runs, so a forced exit can tell why it was being stopped. */
+  onStarted?: (agent: AgentProcess) => void;
+}
+
+/** The final message of a job whose agent the guest runner's own stop ended. */
+export function stoppedWhileAgentRan(signal: StopSignal): string {
+  return `guest runner stopped by ${signal} while the agent was running`;
 }
 
 /** Minutes to milliseconds, with a sane floor for a job submitted without a TTL. */
@@ -60,11 +68,25 @@ export async function runAgent(input: AgentRunInput): Promise<Omit<JobOutcome, "
     killGraceMs,
     onOutput: (stream, text) => streamer.write(stream, redactors[stream].push(text)),
   });
+  input.onStarted?.(agent);
+  // A cancel and the guest runner's own stop take the same road; whichever comes first is reported.
   channel.onCancel(() => {
     streamer.system("cancel requested: stopping the agent");
     agent.stop("canceled");
   });
-  const result = await agent.result;
+  const { stop } = ctx;
+  const offStop = stop.onStop((signal) => {
+    streamer.system(`guest runner received ${signal}: stopping the agent, then uploading artifacts and reporting`);
+    agent.stop("signal");
+  });
+  const offForce = stop.onForce(() => agent.kill());
+  let result: Awaited<typeof agent.result>;
+  try {
+    result = await agent.result;
+  } finally {
+    offStop();
+    offForce();
+  }
   for (const stream of ["stdout", "stderr"] as const) streamer.write(stream, redactors[stream].end());
   const durationSeconds = (ctx.now() - startedMs) / 1000;
   if (result.stoppedBy === "timeout") {
@@ -77,7 +99,15 @@ export async function runAgent(input: AgentRunInput): Promise<Omit<JobOutcome, "
     streamer.system(message);
     return { status: GuestJobStatus.CANCELED, exitCode: result.exitCode ?? -1, durationSeconds, message };
   }
+  // Whatever stops the guest may signal the agent directly too (a local sandbox's stop signals every
+  // process in it; so did the unit's old KillMode=control-group), so it can be gone before the
+  // runner's own stop reached it: a failure during a stop is the stop's doing.
   const exitCode = result.exitCode ?? -1;
+  if (stop.signal && (result.stoppedBy === "signal" || exitCode !== 0)) {
+    const message = stoppedWhileAgentRan(stop.signal);
+    streamer.system(message);
+    return { status: GuestJobStatus.FAILED, exitCode, durationSeconds, message };
+  }
   const message =
     result.exitCode === null ? `agent was killed by ${result.signal}` : `agent exited with code ${result.exitCode}`;
   streamer.system(message);

@@ -25,6 +25,8 @@ export interface GitRunnerOptions {
   extraEnv?: () => Record<string, string>;
   /** Hides secrets in error messages (a URL with a token in it, for example). */
   redact: (text: string) => string;
+  /** Aborting it kills the running git (SIGTERM) and fails the call: a clone the guest gives up on. */
+  signal?: AbortSignal;
 }
 
 const STDERR_TAIL = 2_000;
@@ -36,6 +38,7 @@ export function createGitRunner(options: GitRunnerOptions): GitRunner {
         cwd,
         env: { ...options.env, ...options.extraEnv?.(), ...extraEnv, GIT_TERMINAL_PROMPT: "0" },
         stdio: ["ignore", stdout, "pipe"],
+        ...(options.signal ? { signal: options.signal } : {}),
       };
       const child = options.spawn("git", [...SAFE_GIT_OPTIONS, ...args], spawnOptions);
       const out: Buffer[] = [];
@@ -44,9 +47,13 @@ export function createGitRunner(options: GitRunnerOptions): GitRunner {
       child.stderr?.on("data", (chunk: Buffer) => {
         err = (err + chunk.toString("utf8")).slice(-STDERR_TAIL);
       });
-      child.on("error", (cause) =>
-        reject(new GuestError(`cannot run git: ${cause.message}`, "install git in the sandbox template", { cause })),
-      );
+      child.on("error", (cause) => {
+        if (options.signal?.aborted) {
+          reject(new GuestError(`git ${args[0]} was stopped: the guest runner is stopping`, "", { cause }));
+          return;
+        }
+        reject(new GuestError(`cannot run git: ${cause.message}`, "install git in the sandbox template", { cause }));
+      });
       child.on("close", (code, signal) => {
         if (code === 0) {
           resolve(Buffer.concat(out).toString("utf8"));

@@ -1,7 +1,9 @@
 import { versionLine } from "@agentlab/core/version";
 import { errorMessage } from "./guest-error.js";
-import { runGuest } from "./guest-main.js";
+import { EXIT_RETRY, runGuest } from "./guest-main.js";
 import { resolveSettings } from "./guest-settings.js";
+import { GuestStop, STOP_SIGNALS, type StopSignal, signalExitCode } from "./guest-stop.js";
+import { FORCED_EXIT_MS } from "./job-stop.js";
 import { keepCacheForRestart, wipeSecrets } from "./secrets-wipe.js";
 
 const USAGE = `usage: agentlab-guest [--version | --wipe-secrets | --help]
@@ -30,7 +32,28 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`agentlab-guest: unknown argument ${argv[0]}\n${USAGE}`);
     return 2;
   }
-  return runGuest({ env: process.env, tuning: testTuningFromEnv(process.env) });
+  return runWithStopSignals();
+}
+
+/**
+ * Runs the guest with SIGTERM and SIGINT turned into an orderly stop (see GuestStop): the first stops
+ * the agent and still uploads and reports, a second exits at once. Once the guest is done, or when a
+ * signal came at all, the process exits at once rather than waiting for connections to drain.
+ */
+async function runWithStopSignals(): Promise<number> {
+  const stop = new GuestStop();
+  let done = false;
+  const onSignal = (signal: StopSignal) => {
+    if (done) process.exit(signalExitCode(signal));
+    // A forced exit keeps the final report first; this bounds it should even that hang.
+    if (stop.signal) setTimeout(() => process.exit(EXIT_RETRY), FORCED_EXIT_MS + 1_000).unref();
+    stop.receive(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  const code = await runGuest({ env: process.env, tuning: testTuningFromEnv(process.env), stop });
+  done = true;
+  if (stop.signal) process.exit(code);
+  return code;
 }
 
 /**

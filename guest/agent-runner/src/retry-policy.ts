@@ -22,6 +22,12 @@ export const REPORT_RETRY: RetryPolicy = { attempts: 6, initialDelayMs: 1_000, m
 /** Uploads are big; a few tries are enough before giving up on them. */
 export const UPLOAD_RETRY: RetryPolicy = { attempts: 4, initialDelayMs: 2_000, maxDelayMs: 30_000 };
 
+/**
+ * Uploads and the last log flush after a stop signal: one retry a second later. The machine is going
+ * away; the final report, which keeps REPORT_RETRY, matters more than another upload attempt.
+ */
+export const STOPPING_RETRY: RetryPolicy = { attempts: 2, initialDelayMs: 1_000, maxDelayMs: 1_000 };
+
 /** The delay before attempt `attempt + 1`, after `attempt` failures (1-based). */
 export function backoffDelay(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { FetchBootstrapResponseSchema } from "@agentlab/api";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { GuestTuning } from "../../src/guest-context.js";
-import { runGuest } from "../../src/guest-main.js";
+import { type GuestOptions, runGuest } from "../../src/guest-main.js";
 import { FakeControl, type FakeControlOptions } from "./fake-control.js";
 import { makeOrigin, tempDir } from "./git-fixtures.js";
 
@@ -99,9 +99,17 @@ export async function setupHarness(cleanups: (() => void | Promise<void>)[], opt
   return harness;
 }
 
-/** Runs the guest in-process against the harness, with no real waiting between retries. */
-export function runHarnessGuest(harness: Harness, tuning: Partial<GuestTuning> = {}): Promise<number> {
+/**
+ * Runs the guest in-process against the harness, with no real waiting between retries. `deps` may
+ * pass a GuestStop to stop it by hand, or a spawn that wraps what it runs.
+ */
+export function runHarnessGuest(
+  harness: Harness,
+  tuning: Partial<GuestTuning> = {},
+  deps: Pick<GuestOptions, "stop" | "spawn"> = {},
+): Promise<number> {
   return runGuest({
+    ...deps,
     env: harness.env,
     sleep: async (ms) => {
       harness.sleeps.push(ms);

@@ -30,3 +30,24 @@ export function groupAlive(pgid: number): boolean {
   }
   return false;
 }
+
+/**
+ * A cleanup for an agent that wrote its PID (= its process group) to `pidFile`: SIGKILLs the group if
+ * a failed test left it behind. Agents run detached, so killing the guest alone would not reach it.
+ */
+export function killGroupOnCleanup(pidFile: string, cleanups: (() => void | Promise<void>)[]): void {
+  cleanups.push(() => {
+    let pgid: number;
+    try {
+      pgid = Number(readFileSync(pidFile, "utf8"));
+    } catch {
+      return;
+    }
+    if (!(pgid > 1)) return;
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // Gone already, as it should be.
+    }
+  });
+}
