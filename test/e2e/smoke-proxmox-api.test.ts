@@ -26,6 +26,8 @@ describe("upgrade smoke test: agentlabd on the proxmox-api backend and pve-sim",
     // READY came from the guest agent's IPv4 on net0 (the sim hands out TEST-NET-2 addresses).
     expect(shown.ip).toMatch(/^198\.51\.100\./);
     expect(d.sim.requests().some((r) => r.source === "api" && r.path.endsWith("/9000/clone"))).toBe(true);
+    // yolo-ephemeral's `mode: nat` group filters only once the VM's own firewall is on.
+    expect(d.sim.requests().some((r) => r.method === "PUT" && r.path.endsWith("/firewall/options"))).toBe(true);
     // The VM is gone from the node, and the template was left alone.
     expect([...d.sim.state.vms.keys()]).toEqual([9000]);
   });

@@ -26,6 +26,9 @@ describe("upgrade smoke test: agentlabd on the proxmox-shell backend and pve-sim
     // READY came from the guest agent's IPv4 on net0 (the sim hands out TEST-NET-2 addresses).
     expect(shown.ip).toMatch(/^198\.51\.100\./);
     expect(d.sim.requests().some((r) => r.source === "cli" && r.path.startsWith("qm clone 9000 "))).toBe(true);
+    // yolo-ephemeral's `mode: nat` group filters only once the VM's own firewall is on.
+    const enabled = (p: string) => p.startsWith("pvesh set ") && p.includes("/firewall/options --enable 1");
+    expect(d.sim.requests().some((r) => r.source === "cli" && enabled(r.path))).toBe(true);
     // The VM is gone from the node, and the template was left alone.
     expect([...d.sim.state.vms.keys()]).toEqual([9000]);
   });
