@@ -7,8 +7,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SANDBOX_GUEST_BUNDLE, SANDBOX_GUEST_NODE } from "@agentlab/runner/local-sandbox-endpoints";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { processesWithCommand } from "./support/host-processes.js";
+import { processesOf, processesWithCommand } from "./support/host-processes.js";
 import {
   jobEvents,
   queueJob,
@@ -166,6 +167,36 @@ describe("jobs on the local backend", () => {
     // The agent never got past its sleep (the system line quoting its command aside).
     expect((await d.cli(["job", "logs", jobId])).stdout.split("\n")).not.toContain("never-printed");
     expect(existsSync(join(d.deployment.sandboxDir, String(job.sandbox_vmid)))).toBe(false);
+    expect(d.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it("SIGTERM to the guest runner inside the sandbox → FAILED naming the signal within seconds, not 'guest lost' after guest_heartbeat_timeout; agent gone, artifacts uploaded", async () => {
+    const marker = `${4000 + Math.floor(Math.random() * 5000)}.${process.pid}`;
+    // printf: the output "agent-up" is not in the command text, which the runner's log line quotes.
+    const jobId = await queueJob(d, { agent: `printf '%s-%s\\n' agent up; sleep ${marker}` });
+    await until("the agent to start", async () =>
+      (await d.cli(["job", "logs", jobId])).stdout.split("\n").includes("agent-up") ? true : undefined,
+    );
+    const vmid = (await showJob(d, jobId)).sandbox_vmid!;
+    // The sandbox's init is a shell running the guest; the guest is the Node process it started.
+    const guest = processesOf(join(d.deployment.sandboxDir, String(vmid))).filter(
+      (p) => p.cmdline === `${SANDBOX_GUEST_NODE} ${SANDBOX_GUEST_BUNDLE}`,
+    );
+    expect(guest).toHaveLength(1);
+    const signalledAt = Date.now();
+    process.kill(guest[0]!.pid, "SIGTERM");
+
+    const job = await waitForFinalJob(d, jobId);
+    // guest_heartbeat_timeout is 9 s here: the guest's own report came first, and says why.
+    expect(Date.now() - signalledAt).toBeLessThan(9_000);
+    expect(job.status).toBe("FAILED");
+    expect(job.result?.message).toBe("guest runner stopped by SIGTERM while the agent was running");
+    expect(job.failure_reason ?? "").not.toMatch(/guest lost/);
+    expect(processesWithCommand(`sleep ${marker}`)).toEqual([]);
+    const listed = await d.cliJson<Array<{ path: string }>>(["job", "artifacts", jobId]);
+    expect(listed.map((a) => a.path).sort()).toEqual(["agentlab-artifacts.tar.gz", "changes.patch"]);
+    expect((await d.cli(["job", "logs", jobId])).stdout).toContain("guest runner received SIGTERM (agent running)");
+    await waitForSandboxDestroyed(d, vmid);
     expect(d.leftovers()).toEqual([]);
   }, 90_000);
 
