@@ -16,12 +16,20 @@ export function classifyFirstBytes(seen: Buffer): ConnectionProtocol | undefined
 }
 
 /**
- * Reads a connection's first bytes, puts them back, and hands the socket to the matching server.
- * Node 20's plaintext http2 server cannot fall back to HTTP/1.1 by itself, so one listening socket
- * feeds two unbound servers. Both the http and http2 servers pick up data already buffered on the
- * socket, so nothing read here is lost.
+ * Reads a connection's first bytes and hands the socket to the matching server. Node 20's plaintext
+ * http2 server cannot fall back to HTTP/1.1 by itself, so one listening socket feeds two unbound
+ * servers. The bytes read here go back differently:
+ *
+ * - HTTP/2: they are put back on the socket, which stays paused; the session drains what is
+ *   buffered on the socket when it starts.
+ * - HTTP/1.1: they are passed to `handoff`, which replays them once the server is attached. The
+ *   socket keeps flowing, so no deferred `resume()` is left behind to restart reading after the
+ *   server paused for a request body it has not drained yet.
  */
-export function dispatchByFirstBytes(socket: Socket, handoff: (protocol: ConnectionProtocol) => void): void {
+export function dispatchByFirstBytes(
+  socket: Socket,
+  handoff: (protocol: ConnectionProtocol, firstBytes?: Buffer) => void,
+): void {
   const chunks: Buffer[] = [];
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
@@ -30,9 +38,14 @@ export function dispatchByFirstBytes(socket: Socket, handoff: (protocol: Connect
     if (!protocol) return;
     socket.removeListener("data", onData);
     socket.removeListener("end", onEnd);
+    if (protocol === "http1") {
+      // The socket keeps flowing: nothing is paused, so nothing has to be resumed later.
+      handoff("http1", seen);
+      return;
+    }
     socket.pause();
     socket.unshift(seen);
-    handoff(protocol);
+    handoff("http2");
   };
   // A client that connects and hangs up without a byte (a liveness probe) needs no server.
   const onEnd = () => socket.destroy();

@@ -155,14 +155,26 @@ export async function listen(options: ListenOptions): Promise<Listener> {
       socket.destroy();
       return;
     }
-    const handOff = (protocol: "http2" | "http1") => {
+    const handOff = (protocol: "http2" | "http1", firstBytes?: Buffer) => {
       if (protocol === "http2") {
         // The session reads the bytes put back on the next tick; resuming here would drop them.
         h2Server.emit("connection", socket);
       } else {
         h1Connections.set(socket, { activeRequests: 0 });
         h1Server.emit("connection", socket);
-        socket.resume();
+        if (firstBytes) {
+          // The http server reads a fresh socket's handle directly and pauses that handle only on a
+          // 'pause' event; after the dispatcher's reads, the socket stream can restart the handle
+          // without one (a pending read-ahead), and request bodies then pile up unbounded while a
+          // handler is busy. A 'data' listener makes the server parse what the socket stream
+          // delivers instead, whose own high-water mark stops the handle: memory stays bounded.
+          socket.on("data", parseThroughStream);
+          // What the dispatcher read, as the socket's first data.
+          socket.emit("data", firstBytes);
+        } else {
+          // A TLS socket has read nothing yet: resuming starts the flow before any request exists.
+          socket.resume();
+        }
       }
     };
     if (socket instanceof tls.TLSSocket) handOff(socket.alpnProtocol === "h2" ? "http2" : "http1");
@@ -200,6 +212,9 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 
   return { address, ...(port !== undefined && { port }), close };
 }
+
+/** See the HTTP/1.1 hand-off in listen(): its presence is what matters, not what it does. */
+function parseThroughStream(): void {}
 
 function serveHealthz(
   req: http.IncomingMessage | http2.Http2ServerRequest,
