@@ -9,7 +9,7 @@ import { baseName } from "./path-sanitizer.js";
 export const TEMP_FILE_PATTERN = /^\.upload-[0-9a-f]{16,64}\.tmp$/;
 const DIR_MODE = 0o750;
 const FILE_MODE = 0o640;
-/** Chunks are gathered into one reused buffer of this size per upload and written together. */
+/** Chunks are gathered into reused buffers of this size (two per upload) and written together. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export interface ArtifactStoreOptions {
@@ -160,15 +160,22 @@ export class ArtifactStore {
 /** One upload being written. Exactly one of commit() or discard() ends it. */
 export class StagedFile {
   /**
-   * Chunks are copied into this one buffer, reused for the whole upload, and written when it is
-   * full. Holding the received chunks themselves until a batch was written (as a writev list) kept
-   * each one alive across GC cycles, so V8 promoted them to the old generation where only a
-   * mark-compact frees them: garbage buffers piled up to tens of MiB of RSS per upload. A copied
-   * chunk is dead as soon as write() returns and goes with the next scavenge; the memcpy costs far
-   * less than the hashing.
+   * Chunks are copied into one of two buffers, reused for the whole upload, and a full one is
+   * written while the other fills. Holding the received chunks themselves until a batch was written
+   * (as a writev list) kept each one alive across GC cycles, so V8 promoted them to the old
+   * generation where only a mark-compact frees them: garbage buffers piled up to tens of MiB of RSS
+   * per upload. A copied chunk is dead as soon as write() returns and goes with the next scavenge;
+   * the memcpy costs far less than the hashing.
+   *
+   * Two buffers rather than one so that the sender is not stopped for every disk write: with one,
+   * the receive loop waited for each 1 MiB write, the transport's buffers filled meanwhile and the
+   * next read took them all at once (a further copy of up to a whole flow-control window).
    */
-  private batch: Buffer | undefined;
+  private filling: Buffer | undefined;
+  private spare: Buffer | undefined;
   private filled = 0;
+  /** The write of the other buffer; at most one is in flight, so the file is written in order. */
+  private writing: Promise<void> | undefined;
   private closed = false;
   private renamed = false;
 
@@ -182,23 +189,28 @@ export class StagedFile {
     readonly storedPath: string,
   ) {}
 
-  /** Copies a chunk in; resolves once the sender may go on, which paces it to the disk (backpressure). */
+  /**
+   * Copies a chunk in; resolves once the sender may go on. A full buffer waits only for the
+   * previous write, so the sender is paced to the disk (backpressure) with one write of lead.
+   */
   async write(chunk: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < chunk.byteLength) {
-      this.batch ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
-      const count = Math.min(chunk.byteLength - offset, this.batch.byteLength - this.filled);
-      this.batch.set(chunk.subarray(offset, offset + count), this.filled);
+      this.filling ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+      const count = Math.min(chunk.byteLength - offset, this.filling.byteLength - this.filled);
+      this.filling.set(chunk.subarray(offset, offset + count), this.filled);
       this.filled += count;
       offset += count;
-      if (this.filled === this.batch.byteLength) await this.flush();
+      if (this.filled === this.filling.byteLength) await this.startWrite();
     }
   }
 
   /** Makes the bytes durable and visible under the final name; returns the stored path. */
   async commit(): Promise<string> {
-    await this.flush();
-    this.batch = undefined;
+    await this.startWrite();
+    await this.writing;
+    this.filling = undefined;
+    this.spare = undefined;
     await this.handle.sync();
     this.closed = true;
     await this.handle.close();
@@ -210,7 +222,10 @@ export class StagedFile {
 
   /** Removes whatever was written; safe to call after a failed commit. */
   async discard(): Promise<void> {
-    this.batch = undefined;
+    // A write still in flight must end before the handle closes; its failure no longer matters.
+    await this.writing?.catch(() => undefined);
+    this.filling = undefined;
+    this.spare = undefined;
     this.filled = 0;
     if (!this.closed) {
       this.closed = true;
@@ -223,14 +238,28 @@ export class StagedFile {
     await syncDir(this.dir).catch(() => undefined);
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.batch;
+  /** Waits for the previous write (its buffer becomes the spare), then writes the filled buffer. */
+  private async startWrite(): Promise<void> {
+    await this.writing;
+    const batch = this.filling;
+    const length = this.filled;
+    if (!batch || length === 0) return;
+    this.filling = this.spare;
+    this.spare = batch;
+    this.filled = 0;
+    const writing = this.writeAll(batch, length);
+    // Observed here so that an upload failing before the next await does not leave the rejection
+    // unhandled; whoever awaits `writing` next still gets the error.
+    writing.catch(() => undefined);
+    this.writing = writing;
+  }
+
+  private async writeAll(batch: Buffer, length: number): Promise<void> {
     let written = 0;
-    while (batch && written < this.filled) {
-      const { bytesWritten } = await this.handle.write(batch, written, this.filled - written);
+    while (written < length) {
+      const { bytesWritten } = await this.handle.write(batch, written, length - written);
       written += bytesWritten;
     }
-    this.filled = 0;
   }
 }
 
