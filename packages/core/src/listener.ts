@@ -30,6 +30,11 @@ export interface ListenOptions {
   interceptors?: Interceptor[];
   /** Largest Connect/gRPC message accepted, in bytes. */
   maxBodyBytes?: number;
+  /**
+   * HTTP/2 receive window per stream: how much a client may send ahead of what a handler has
+   * read, and so what one slow upload can hold in this process. Default 4 MiB.
+   */
+  http2StreamWindowBytes?: number;
   logger?: Logger;
   /** How long close() lets in-flight calls finish before cutting connections. */
   shutdownGraceMs?: number;
@@ -118,7 +123,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   });
   h1Server.timeout = HTTP1_IDLE_TIMEOUT_MS;
 
-  const h2Server = http2.createServer({ settings: { initialWindowSize: HTTP2_STREAM_WINDOW_BYTES } }, (req, res) => {
+  const streamWindow = options.http2StreamWindowBytes ?? HTTP2_STREAM_WINDOW_BYTES;
+  const h2Server = http2.createServer({ settings: { initialWindowSize: streamWindow } }, (req, res) => {
     res.setHeader(VERSION_HEADER, versionLine());
     if (serveHealthz(req, res)) return;
     // A call refused while the client is still sending (an upload over its limit) is answered early.

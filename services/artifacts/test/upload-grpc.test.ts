@@ -63,6 +63,14 @@ describe("UploadArtifact", () => {
     expect(got).toMatchObject({ sha256: expected, size, artifactSha256: expected });
   });
 
+  it("takes messages of the contract's maximum (1 MiB chunks), larger than the stream window", async () => {
+    const size = 6 * MiB + 12345;
+    const h = await start({ maxBytes: 64 * MiB });
+    const expected = await seededSha256(8, size);
+    const res = await uploadOverGrpc(h.guestClient, { token: TOKEN, path: "max.bin", body: seededBytes(8, size, MiB) });
+    expect(res.artifact?.sha256).toBe(expected);
+  });
+
   it("rejects a size mismatch and stores nothing", async () => {
     const h = await start();
     const body = Buffer.from("hello");
