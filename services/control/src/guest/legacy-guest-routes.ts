@@ -29,7 +29,7 @@ import type { JobSettings } from "../jobs/job-settings.js";
 import { findJob, getJob, type JobRecord } from "../jobs/job-store.js";
 import { legacySandboxOf } from "../jobs/legacy-jobs.js";
 import type { ProfileRegistry } from "../profiles/profile-registry.js";
-import { findSandbox } from "../sandboxes/sandbox-store.js";
+import { findSandbox, jobIdOfSandbox } from "../sandboxes/sandbox-store.js";
 import type { SecretsBundleReader } from "../secrets/secrets-bundle.js";
 import { checkBootstrapToken, consumeBootstrapToken } from "../tokens/bootstrap-tokens.js";
 import { legacyBootstrapPayload, resolvePayloadParts } from "./bootstrap-payload.js";
@@ -123,11 +123,7 @@ export function legacyGuestHttpRoutes(
     const vmid = requireVmid(body.vmid);
     const now = clock();
     const row = checkBootstrapToken(db, token, vmid, now);
-    const jobId =
-      row.jobId ??
-      (db.prepare("SELECT id FROM jobs WHERE sandbox_vmid = ? ORDER BY created_at DESC LIMIT 1").pluck().get(vmid) as
-        | string
-        | undefined);
+    const jobId = row.jobId ?? jobIdOfSandbox(db, vmid);
     const job = legacyJobFor(jobId ? findJob(db, jobId) : undefined);
     // The original chose bundles by profile; its job rows name none.
     const bundleName = job.secretsBundle ?? deps.profiles.find(job.profile)?.profile.secrets_bundle ?? null;

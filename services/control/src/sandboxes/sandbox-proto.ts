@@ -4,7 +4,6 @@ import { type Sandbox, SandboxSchema, type SandboxSelector, SandboxState } from 
 import { InvalidArgumentError } from "@agentlab/core";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { SqliteDatabase } from "../db/open-database.js";
 import { parseTimestamp } from "../db/timestamps.js";
 import type { SandboxRecord } from "./sandbox-record.js";
 import type { SandboxStateName } from "./sandbox-state-machine.js";
@@ -20,15 +19,6 @@ export function sandboxStateFromProto(state: SandboxState): SandboxStateName {
     throw new InvalidArgumentError({ message: `invalid sandbox state ${state}`, value: state });
   }
   return name;
-}
-
-/** The job currently (or last) associated with a sandbox. */
-export function jobIdOfSandbox(db: SqliteDatabase, vmid: number): string {
-  return (
-    (db.prepare("SELECT id FROM jobs WHERE sandbox_vmid = ? ORDER BY created_at DESC LIMIT 1").pluck().get(vmid) as
-      | string
-      | undefined) ?? ""
-  );
 }
 
 export function sandboxToProto(s: SandboxRecord, jobId = ""): Sandbox {

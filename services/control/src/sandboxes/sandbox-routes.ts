@@ -5,9 +5,9 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import type { SqliteDatabase } from "../db/open-database.js";
 import type { SandboxReconciler } from "../loops/sandbox-reconciler.js";
 import type { SandboxLifecycle } from "./sandbox-lifecycle.js";
-import { jobIdOfSandbox, sandboxRefFromSelector, sandboxStateFromProto, sandboxToProto } from "./sandbox-proto.js";
+import { sandboxRefFromSelector, sandboxStateFromProto, sandboxToProto } from "./sandbox-proto.js";
 import type { SandboxRecord } from "./sandbox-record.js";
-import { listSandboxes, resolveSandbox } from "./sandbox-store.js";
+import { jobIdOfSandbox, listSandboxes, resolveSandbox } from "./sandbox-store.js";
 
 export interface SandboxRoutesDeps {
   db: SqliteDatabase;

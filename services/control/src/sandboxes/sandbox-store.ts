@@ -283,3 +283,12 @@ export function highestVmidInRange(db: SqliteDatabase, range: { min: number; max
 export function vmidIsRecorded(db: SqliteDatabase, vmid: number): boolean {
   return db.prepare("SELECT 1 FROM sandboxes WHERE vmid = ?").pluck().get(vmid) !== undefined;
 }
+
+/** The job currently (or last) associated with a sandbox. */
+export function jobIdOfSandbox(db: SqliteDatabase, vmid: number): string {
+  return (
+    (db.prepare("SELECT id FROM jobs WHERE sandbox_vmid = ? ORDER BY created_at DESC LIMIT 1").pluck().get(vmid) as
+      | string
+      | undefined) ?? ""
+  );
+}

@@ -7,10 +7,9 @@ import type { SqliteDatabase } from "../db/open-database.js";
 import { type Clock, nowTimestamp } from "../db/timestamps.js";
 import type { EventBus } from "../events/event-bus.js";
 import { appendEvent } from "../events/event-store.js";
-import { jobIdOfSandbox } from "./sandbox-proto.js";
 import type { SandboxRecord } from "./sandbox-record.js";
 import { assertTransition, type SandboxStateName } from "./sandbox-state-machine.js";
-import { compareAndSetState, getSandbox } from "./sandbox-store.js";
+import { compareAndSetState, getSandbox, jobIdOfSandbox } from "./sandbox-store.js";
 
 export interface SandboxStateContext {
   db: SqliteDatabase;
