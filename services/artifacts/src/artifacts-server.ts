@@ -1,6 +1,6 @@
 import type { ArtifactRegistryService } from "@agentlab/api";
 import { GuestGuard } from "@agentlab/core/guest-guard";
-import { type Listener, listen } from "@agentlab/core/listener";
+import { type ListenEndpoint, type Listener, listen } from "@agentlab/core/listener";
 import type { Logger } from "@agentlab/core/logger";
 import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
 import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
@@ -64,56 +64,48 @@ export async function startArtifactsServer(options: ArtifactsServerOptions): Pro
   const metrics = options.metrics ?? (options.metricsListen ? createMetricsRegistry("artifacts") : undefined);
   const deps: ArtifactsDeps = { registry: options.registry, store, maxBytes: options.maxBytes, logger: options.logger };
   if (metrics) deps.uploadMetrics = createUploadMetrics(metrics);
+  // Every listener takes uploads: the same message cap and per-stream window on each.
+  const uploadListenerOptions = {
+    maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
+    http2StreamWindowBytes: UPLOAD_STREAM_WINDOW_BYTES,
+    logger: options.logger,
+  };
   const socket = await listen({
     endpoint: {
       unix: { path: options.socketPath, ...(options.socketGroup !== undefined && { group: options.socketGroup }) },
     },
     connectRoutes: artifactRoutes(deps),
-    maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
-    http2StreamWindowBytes: UPLOAD_STREAM_WINDOW_BYTES,
-    logger: options.logger,
+    ...uploadListenerOptions,
   });
-  const guestDepsFor = (localSocket: boolean): GuestArtifactsDeps => ({
-    ...deps,
-    guard: new GuestGuard({
-      agentSubnet: options.agentSubnet,
-      qps: options.rateLimit.qps,
-      burst: options.rateLimit.burst,
-      localSocket,
-      ...(options.now && { now: options.now }),
-    }),
-  });
+  const listenForGuests = (endpoint: ListenEndpoint, localSocket: boolean): Promise<Listener> => {
+    const guestDeps: GuestArtifactsDeps = {
+      ...deps,
+      guard: new GuestGuard({
+        agentSubnet: options.agentSubnet,
+        qps: options.rateLimit.qps,
+        burst: options.rateLimit.burst,
+        localSocket,
+        ...(options.now && { now: options.now }),
+      }),
+    };
+    return listen({
+      endpoint,
+      connectRoutes: guestArtifactRoutes(guestDeps),
+      httpRoutes: httpUploadRoute(guestDeps),
+      ...uploadListenerOptions,
+    });
+  };
   const guestListeners: Listener[] = [];
   let metricsListener: Listener | undefined;
   try {
     // Guests get uploads only (UploadArtifact and POST /upload): downloads and deletes are never
     // routed here, so no token can read another job's files through these listeners.
     if (options.guestListen) {
-      const guestDeps = guestDepsFor(false);
-      guestListeners.push(
-        await listen({
-          endpoint: { tcp: options.guestListen },
-          connectRoutes: guestArtifactRoutes(guestDeps),
-          httpRoutes: httpUploadRoute(guestDeps),
-          maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
-          http2StreamWindowBytes: UPLOAD_STREAM_WINDOW_BYTES,
-          logger: options.logger,
-        }),
-      );
+      guestListeners.push(await listenForGuests({ tcp: options.guestListen }, false));
     }
     if (options.guestSocketPath) {
       // Mounted into local sandboxes, whose unprivileged uid must be able to connect.
-      const guestDeps = guestDepsFor(true);
-      guestListeners.push(
-        await listen({
-          endpoint: { unix: { path: options.guestSocketPath, mode: 0o666 } },
-          connectRoutes: guestArtifactRoutes(guestDeps),
-          httpRoutes: httpUploadRoute(guestDeps),
-          maxBodyBytes: UPLOAD_MESSAGE_MAX_BYTES,
-          http2StreamWindowBytes: UPLOAD_STREAM_WINDOW_BYTES,
-          logger: options.logger,
-        }),
-      );
+      guestListeners.push(await listenForGuests({ unix: { path: options.guestSocketPath, mode: 0o666 } }, true));
     }
     if (metrics && !options.metrics && options.metricsListen) {
       metricsListener = await serveMetrics({
