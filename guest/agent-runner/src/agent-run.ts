@@ -22,6 +22,9 @@ export interface AgentRunInput {
   onStarted?: (agent: AgentProcess) => void;
 }
 
+/** The final message of a job whose agent a cancel stopped. */
+export const AGENT_CANCELED_MESSAGE = "agent stopped: the job was canceled";
+
 /** The final message of a job whose agent the guest runner's own stop ended. */
 export function stoppedWhileAgentRan(signal: StopSignal): string {
   return `guest runner stopped by ${signal} while the agent was running`;
@@ -95,7 +98,7 @@ export async function runAgent(input: AgentRunInput): Promise<Omit<JobOutcome, "
     return { status: GuestJobStatus.TIMEOUT, exitCode: -1, durationSeconds, message };
   }
   if (result.stoppedBy === "canceled") {
-    const message = "agent stopped: the job was canceled";
+    const message = AGENT_CANCELED_MESSAGE;
     streamer.system(message);
     return { status: GuestJobStatus.CANCELED, exitCode: result.exitCode ?? -1, durationSeconds, message };
   }

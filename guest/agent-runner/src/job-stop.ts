@@ -1,6 +1,6 @@
 import { GuestJobStatus } from "@agentlab/api";
 import type { AgentProcess } from "./agent-process.js";
-import { stoppedWhileAgentRan } from "./agent-run.js";
+import { AGENT_CANCELED_MESSAGE, stoppedWhileAgentRan } from "./agent-run.js";
 import type { StatusReport } from "./control-channel.js";
 import type { GuestContext } from "./guest-context.js";
 import { errorMessage } from "./guest-error.js";
@@ -63,7 +63,7 @@ export function forcedReport(progress: JobProgress, signal: StopSignal, reason: 
       message = "agent timed out (job TTL) and was killed";
     } else if (stoppedBy === "canceled" || (stoppedBy === undefined && progress.cancelRequested())) {
       status = GuestJobStatus.CANCELED;
-      message = "agent stopped: the job was canceled";
+      message = AGENT_CANCELED_MESSAGE;
     } else {
       status = GuestJobStatus.FAILED;
       message = progress.agent ? stoppedWhileAgentRan(signal) : stoppedBeforeAgent(signal, progress.phase);
