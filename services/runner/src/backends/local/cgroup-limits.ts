@@ -2,7 +2,10 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import path from "node:path";
 
 export interface CgroupResult {
-  /** The sandbox's cgroup v2 directory when limits apply (state files written before v1 support). */
+  /**
+   * The sandbox's cgroup v2 directory, the one field runners before v1 support read: still written
+   * beside `paths` so a rolled-back runner removes the cgroup, and read from older state files.
+   */
   path?: string;
   /** Every cgroup directory holding the sandbox: one on cgroup v2, one per controller on v1. */
   paths?: string[];
