@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killAll, processesOf } from "./support/host-processes.js";
+import { killAll, killAllAndWait, processesOf } from "./support/host-processes.js";
 import { queueJob, showJob, until, waitForFinalJob, waitForSandboxDestroyed } from "./support/job-waits.js";
 import { GUEST_BIN, type JobsBackend, type JobsDeployment, startJobsDeployment } from "./support/jobs-deployment.js";
 import { EDITING_AGENT, git } from "./support/scratch-repo.js";
@@ -216,7 +216,7 @@ describe("jobs on proxmox-api with a short heartbeat timeout", () => {
       await expectVmGone(d, vmid);
       // A destroyed VM takes its agent with it; the sim only kills the guest's own process group, and
       // the guest (killed first) never stopped its agent's group: do what the VM's end would.
-      killAll(processesOf(launch.dir));
+      await killAllAndWait(processesOf(launch.dir));
       expect(d.leftovers()).toEqual([]);
     },
     JOB_TEST_TIMEOUT,

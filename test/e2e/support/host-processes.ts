@@ -91,3 +91,18 @@ export function killAll(processes: HostProcess[]): void {
     }
   }
 }
+
+/**
+ * SIGKILLs each process and waits until none is alive: a signal is delivered asynchronously, so a
+ * listing taken right after kill() can still show a busy host's victims running.
+ */
+export async function killAllAndWait(processes: HostProcess[], timeoutMs = 10_000): Promise<void> {
+  killAll(processes);
+  const pids = new Set(processes.map((p) => p.pid));
+  const giveUpAt = Date.now() + timeoutMs;
+  while (listHostProcesses().some((p) => pids.has(p.pid))) {
+    if (Date.now() > giveUpAt)
+      throw new Error(`processes ${[...pids].join(", ")} still alive ${timeoutMs} ms after SIGKILL`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
