@@ -4,7 +4,7 @@ import { retryOnKinds } from "./backoff.js";
 import { waitForGuestAddress } from "./guest-ip-waiter.js";
 import type { ProxmoxCore } from "./proxmox-common-options.js";
 import type { PveConfig, PveVmStatus } from "./pve-driver.js";
-import { deleteSnippetsOf, snippetFileFromCicustom } from "./snippet-writer.js";
+import { deleteSnippetsOf } from "./snippet-writer.js";
 import { templateProblems } from "./template-validator.js";
 import { configString, parseTags } from "./vm-config-fields.js";
 import { ensureOwned, findVm, isOwned, mutate, read } from "./vm-guards.js";
@@ -51,11 +51,39 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     };
   };
 
+  const taggedOurs = (current: PveVmStatus) => parseTags(current.tags).includes(core.ownerTag);
+
   const status = async (ctx: CallContext, vmid: number): Promise<VmInfo> => {
     // A missing VM surfaces as not_found from Proxmox's own text; unreachable stays unreachable.
-    const config = await read(core, ctx, () => driver.getConfig(ctx, vmid));
     const current = await read(core, ctx, () => driver.getStatus(ctx, vmid));
+    // status/current carries name, lock and tags; only an untagged VM needs its config (the marker).
+    const config = taggedOurs(current) ? undefined : await read(core, ctx, () => driver.getConfig(ctx, vmid));
     return vmInfo(vmid, current, config);
+  };
+
+  /**
+   * The VM's status once it is known to be ours, or undefined when Proxmox answered that it does not
+   * exist. status/current carries the tags, so a tagged VM costs one request; the config is read only
+   * for an untagged one (an interrupted clone's marker, or adoption).
+   */
+  const ownedStatus = async (
+    ctx: CallContext,
+    vmid: number,
+    operation: string,
+    adopt?: AdoptionHint,
+  ): Promise<PveVmStatus | undefined> => {
+    let current: PveVmStatus;
+    try {
+      current = await read(core, ctx, () => driver.getStatus(ctx, vmid));
+    } catch (err) {
+      if (isBackendError(err, "not_found")) return undefined;
+      throw err;
+    }
+    if (taggedOurs(current)) return current;
+    const config = await findVm(core, ctx, vmid);
+    if (!config) return undefined;
+    await ensureOwned(core, ctx, vmid, config, operation, adopt);
+    return current;
   };
 
   const isStopped = async (ctx: CallContext, vmid: number) => {
@@ -117,7 +145,10 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     },
 
     async start(ctx, vmid) {
-      await requireOwnedVm(ctx, vmid, "start");
+      const current = await ownedStatus(ctx, vmid, "start");
+      if (!current)
+        throw new BackendError("not_found", `cannot start VM ${vmid}: it does not exist on the node`, { vmid });
+      if (powerState(current) === "running") return;
       // `VM is locked (clone)` / flock timeouts while a clone finishes are retried (§5.7 scenario 4).
       await mutate(
         core,
@@ -132,22 +163,19 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     },
 
     async stop(ctx, vmid, opts?: { adopt?: AdoptionHint }) {
-      const config = await findVm(core, ctx, vmid);
-      if (!config) return;
-      await ensureOwned(core, ctx, vmid, config, "stop", opts?.adopt);
+      const current = await ownedStatus(ctx, vmid, "stop", opts?.adopt);
+      if (!current || powerState(current) === "stopped") return;
       await stopOwned(ctx, vmid);
     },
 
     async destroy(ctx, vmid, opts?: { adopt?: AdoptionHint }) {
-      const config = await findVm(core, ctx, vmid);
-      if (!config) {
+      const current = await ownedStatus(ctx, vmid, "destroy", opts?.adopt);
+      if (!current) {
         await deleteSnippetsOf(core.snippets, vmid);
         return;
       }
-      await ensureOwned(core, ctx, vmid, config, "destroy", opts?.adopt);
-      const snippet = snippetFileFromCicustom(configString(config, "cicustom"), core.snippets.snippetStorage);
       // §1.5: destroy refuses a running VM (`VM N is running - destroy failed`): stop first.
-      if (!(await isStopped(ctx, vmid))) await stopOwned(ctx, vmid);
+      if (powerState(current) !== "stopped") await stopOwned(ctx, vmid);
       await mutate(
         core,
         ctx,
@@ -157,7 +185,8 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
           }),
         async () => (await findVm(core, ctx, vmid)) === undefined,
       );
-      await deleteSnippetsOf(core.snippets, vmid, snippet);
+      // Our snippets are named after the VMID, so the directory scan finds the one cicustom names.
+      await deleteSnippetsOf(core.snippets, vmid);
     },
 
     status,

@@ -159,25 +159,13 @@ export function safeJoin(dir: string, fileName: string): string {
   return full;
 }
 
-/** The snippet file named by a `cicustom` value, if it is one of ours in our storage. */
-export function snippetFileFromCicustom(cicustom: string | undefined, snippetStorage: string): string | undefined {
-  if (!cicustom) return undefined;
-  for (const part of cicustom.split(",")) {
-    const [key, value] = part.split("=", 2);
-    if (key?.trim() !== "user" || !value) continue;
-    const prefix = `${snippetStorage}:snippets/`;
-    if (!value.startsWith(prefix)) return undefined;
-    const file = value.slice(prefix.length);
-    return SNIPPET_FILE.test(file) ? file : undefined;
-  }
-  return undefined;
-}
-
 /**
- * Deletes our snippets of `vmid`: the one named (from the VM's cicustom) and any other
- * `agentlab-<vmid>-*.yaml` left by a provision interrupted between writing and configuring.
+ * Deletes our snippets of `vmid`: every `agentlab-<vmid>-*.yaml`, the one the VM's cicustom names
+ * and any left by a provision interrupted between writing and configuring. A file named after
+ * another VMID is never touched, even when a cicustom names it (a VM cloned from a sandbox copies
+ * its cicustom; destroying the copy must not take the original's snippet).
  */
-export async function deleteSnippetsOf(config: SnippetConfig, vmid: number, named?: string): Promise<string[]> {
+export async function deleteSnippetsOf(config: SnippetConfig, vmid: number): Promise<string[]> {
   const dir = path.resolve(config.snippetsDir);
   let names: string[];
   try {
@@ -186,7 +174,6 @@ export async function deleteSnippetsOf(config: SnippetConfig, vmid: number, name
     return [];
   }
   const ours = names.filter((n) => SNIPPET_FILE.exec(n)?.[1] === String(vmid));
-  if (named && SNIPPET_FILE.test(named) && !ours.includes(named)) ours.push(named);
   const removed: string[] = [];
   for (const name of ours) {
     try {

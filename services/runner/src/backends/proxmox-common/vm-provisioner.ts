@@ -241,22 +241,23 @@ async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid:
 
 export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): Promise<void> {
   const templateVmid = validateProvisionSpec(core, ctx, spec);
-  const existing = await findVm(core, ctx, spec.vmid);
+  // No "is the VMID free?" read first: Proxmox refuses a clone onto an existing VMID under the
+  // target's flock (`config file already exists`), which a read before it could only race with.
+  // cloneVm then looks at who holds it: a retry of this very request resumes its own clone.
+  const template = await findVm(core, ctx, templateVmid);
   let cloned = false;
-  if (existing) {
-    // A retry of this very request (maybe after a runner restart) finds its own clone: resume.
-    const holder = await whoHolds(core, ctx, spec.vmid, templateVmid);
-    if (holder === "foreign") throw alreadyExists(spec.vmid);
-    cloned = holder === "ours";
-  }
-  if (!cloned) {
-    const template = await findVm(core, ctx, templateVmid);
-    if (!template) {
+  if (!template) {
+    // A retry whose template vanished meanwhile may still find its own finished clone.
+    if ((await findVm(core, ctx, spec.vmid)) && (await whoHolds(core, ctx, spec.vmid, templateVmid)) === "ours") {
+      cloned = true;
+    } else {
       throw new BackendError("not_found", `template VM ${templateVmid} does not exist on the Proxmox node`, {
         vmid: templateVmid,
         hint: "fix the profile's template_vmid, or run ValidateTemplate to see what the template needs",
       });
     }
+  }
+  if (template && !cloned) {
     const disk = bootDisk(template);
     const storage = (disk && diskStorage(template, disk.key)) ?? "unknown-storage";
     const release = await core.limiter.acquire(`${templateVmid}@${storage}`, {

@@ -1,0 +1,117 @@
+import { readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Backend } from "../../src/backend.js";
+import { type BackendKind, ctx, type Harness, spec, startHarness } from "./sim-harness.js";
+
+/**
+ * What a sandbox's lifecycle asks of Proxmox, against pve-sim. Every request is a round trip
+ * through pveproxy and pvedaemon, so the runner reads no more than its decisions need: no "is the
+ * VMID free?" read before a clone (Proxmox refuses an existing VMID itself, under the target's
+ * flock), and ownership from `status/current`'s tags when the VM carries ours (the config only for
+ * an untagged one). These tests fail when a request creeps back in.
+ */
+const KINDS: BackendKind[] = ["api", "shell"];
+
+/** The API requests, without polls (task status; the guest agent until it answers): their number depends on timing. */
+const steps = (requests: Array<{ method: string; path: string; source: string }>) =>
+  requests
+    .filter((r) => r.source === "api" && !/\/tasks\//.test(r.path))
+    .map((r) => `${r.method} ${r.path.replace(/^\/nodes\/pve\/qemu\//, "")}`)
+    .filter((step, i, all) => !(step.includes("/agent/") && all[i - 1] === step));
+
+describe("Proxmox api backend: requests per lifecycle", () => {
+  let h: Harness;
+  let backend: Backend;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    backend = h.make("api");
+    await backend.info(ctx()); // node discovery, once per backend
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("provision → start → guest IP → destroy of a tagged VM: 12 requests besides task polls", async () => {
+    const from = h.sim.requests().length;
+    await backend.provision(ctx(), spec(300));
+    await backend.start(ctx(), 300);
+    await backend.waitGuestIp(ctx(), 300);
+    await backend.destroy(ctx(), 300);
+    expect(steps(h.sim.requests().slice(from))).toEqual([
+      "GET 9000/config", // the template: linked clone or full, and its storage for the clone limiter
+      "POST 9000/clone",
+      "GET 300/config", // the settled clone: lock gone, net0's MAC
+      "PUT 300/config",
+      "GET 300/status/current", // provision's answer
+      "GET 300/status/current", // start: ours (tags) and not running yet
+      "POST 300/status/start",
+      "GET 300/config", // net0's MAC, to pick the guest's address
+      "GET 300/agent/network-get-interfaces",
+      "GET 300/status/current", // destroy: ours (tags) and running
+      "POST 300/status/stop",
+      "DELETE 300",
+    ]);
+    expect(h.sim.state.vms.has(300)).toBe(false);
+  });
+
+  it("a taken VMID is found by the clone itself: already_exists, and the VM that holds it is untouched", async () => {
+    h.sim.seedVm({ vmid: 301, name: "someone-elses", config: { tags: "prod" } });
+    const from = h.sim.requests().length;
+    const err = (await backend.provision(ctx(), spec(301)).catch((e: unknown) => e)) as { kind: string };
+    expect(err.kind).toBe("already_exists");
+    const sent = steps(h.sim.requests().slice(from));
+    expect(sent.slice(0, 2)).toEqual(["GET 9000/config", "POST 9000/clone"]);
+    expect(sent.filter((s) => !s.startsWith("GET"))).toEqual(["POST 9000/clone"]);
+    expect(h.sim.state.vms.get(301)?.config.get("name")).toBe("someone-elses");
+  });
+});
+
+describe.each(KINDS)("Proxmox %s backend: ownership from status/current", (kind) => {
+  let h: Harness;
+  let backend: Backend;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    backend = h.make(kind);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("stop of a stopped VM sends no stop; start of a running VM sends no start", async () => {
+    await backend.provision(ctx(), spec(310));
+    const tasksOf = (type: string) =>
+      [...h.sim.state.tasks.values()].filter((t) => t.type === type && t.id === "310").length;
+    await backend.stop(ctx(), 310);
+    expect(tasksOf("qmstop")).toBe(0);
+    await backend.start(ctx(), 310);
+    await backend.start(ctx(), 310);
+    expect(tasksOf("qmstart")).toBe(1);
+    await backend.destroy(ctx(), 310);
+  });
+
+  it("an untagged VM is still judged by its config: refused without a hint, never stopped", async () => {
+    h.sim.seedVm({ vmid: 311, name: "foreign", config: {}, running: true });
+    const err = (await backend.destroy(ctx(), 311).catch((e: unknown) => e)) as { kind: string };
+    expect(err.kind).toBe("not_owned");
+    expect(h.sim.state.vms.get(311)?.runState).toBe("running");
+  });
+
+  it("destroy removes the VM's own snippets only, even when its cicustom names another VM's", async () => {
+    await backend.provision(ctx(), spec(320));
+    await backend.provision(ctx(), spec(321));
+    const snippetOf = (vmid: number) => readdirSync(h.snippetsDir).filter((f) => f.startsWith(`agentlab-${vmid}-`));
+    const [ofFirst] = snippetOf(320);
+    expect(ofFirst).toBeDefined();
+    // A copy of sandbox 320 made by hand carries 320's cicustom; it is ours only by the copied tag.
+    h.sim.state.vms.get(321)?.config.set("cicustom", `user=local:snippets/${ofFirst}`);
+    writeFileSync(path.join(h.snippetsDir, "agentlab-321-0123456789abcdef.yaml"), "#cloud-config\n");
+    await backend.destroy(ctx(), 321);
+    expect(snippetOf(321)).toEqual([]);
+    expect(snippetOf(320)).toEqual([ofFirst]);
+    await backend.destroy(ctx(), 320);
+    expect(snippetOf(320)).toEqual([]);
+  });
+});
