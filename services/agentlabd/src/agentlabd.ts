@@ -2,6 +2,8 @@
  * agentlabd: control, runner and artifacts in one process, each still its own server on its own
  * socket (DESIGN §1). Start order follows the dependencies: the runner first (control's startup
  * sweep asks it about VMs), then control, then artifacts (which asks control to authorize uploads).
+ * The runner runs in a worker thread when the caller names the entry point that serves it there
+ * (main.ts does), in this thread otherwise (tests that embed agentlabd).
  */
 import { ArtifactRegistryService } from "@agentlab/api";
 import { startArtifactsServer } from "@agentlab/artifacts/artifacts-server";
@@ -11,15 +13,18 @@ import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
 import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import { startRunner } from "@agentlab/runner/runner-server";
 import { createClient } from "@connectrpc/connect";
+import { startRunnerThread } from "./runner-thread.js";
 
 export interface Agentlabd {
   reload(): Promise<void>;
   close(): Promise<void>;
+  /** Settles when a part of agentlabd stopped on its own (the runner thread): the daemon must exit. */
+  failure?: Promise<Error>;
 }
 
 export async function startAgentlabd(
   config: AgentLabConfig,
-  options: { configPath?: string; dev?: boolean; logger?: Logger } = {},
+  options: { configPath?: string; dev?: boolean; logger?: Logger; runnerThreadEntry?: URL } = {},
 ): Promise<Agentlabd> {
   const logger = options.logger ?? createLogger({ service: "agentlabd", level: config.log_level });
   const closers: Array<() => Promise<void>> = [];
@@ -30,13 +35,28 @@ export async function startAgentlabd(
   try {
     // One registry for all three services and one /metrics: families are prefixed by service.
     const metrics = config.metrics_listen ? createMetricsRegistry("agentlabd") : undefined;
-    const runner = await startRunner({
-      config,
-      ...(metrics && { metrics }),
-      logger: logger.child({ service: "runner" }),
-      configPath: options.configPath,
-    });
-    closers.push(() => runner.close());
+    let runnerMetrics = async () => "";
+    let failure: Promise<Error> | undefined;
+    if (options.runnerThreadEntry) {
+      const thread = await startRunnerThread({
+        config,
+        configPath: options.configPath,
+        entry: options.runnerThreadEntry,
+        metrics: metrics !== undefined,
+        logger,
+      });
+      closers.push(() => thread.close());
+      runnerMetrics = () => thread.metrics();
+      failure = thread.died;
+    } else {
+      const runner = await startRunner({
+        config,
+        ...(metrics && { metrics }),
+        logger: logger.child({ service: "runner" }),
+        configPath: options.configPath,
+      });
+      closers.push(() => runner.close());
+    }
     const control = await startControl({
       config,
       logger: logger.child({ service: "control" }),
@@ -63,10 +83,15 @@ export async function startAgentlabd(
     });
     closers.push(() => artifacts.close());
     if (metrics && config.metrics_listen) {
-      const served = await serveMetrics({ listen: config.metrics_listen, registry: metrics, logger });
+      // The runner thread's families follow this thread's: no family is in both registries.
+      const source = {
+        contentType: metrics.contentType,
+        metrics: async () => (await metrics.metrics()) + (await runnerMetrics()),
+      };
+      const served = await serveMetrics({ listen: config.metrics_listen, registry: source, logger });
       closers.push(() => served.close());
     }
-    return { reload: () => control.reloadProfiles(), close: closeAll };
+    return { reload: () => control.reloadProfiles(), close: closeAll, ...(failure && { failure }) };
   } catch (err) {
     await closeAll();
     throw err;

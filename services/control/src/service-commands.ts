@@ -39,6 +39,8 @@ const stdio: ServiceIo = {
 export interface ServeHandle {
   reload(): Promise<void>;
   close(): Promise<void>;
+  /** Settles when a part of the service stopped on its own: the rest is shut down and the exit code is 1. */
+  failure?: Promise<Error>;
 }
 
 export interface ServiceCommandOptions {
@@ -237,20 +239,29 @@ async function serveUntilSignal(
           io.err(`${options.program}: reload failed: ${err instanceof Error ? err.message : String(err)}`),
         );
     };
-    const onStop = () => {
+    let stopping = false;
+    const stop = (exitCode: number) => {
+      if (stopping) return;
+      stopping = true;
       process.off("SIGHUP", onHup);
       process.off("SIGTERM", onStop);
       process.off("SIGINT", onStop);
       handle.close().then(
-        () => resolve(0),
+        () => resolve(exitCode),
         (err) => {
           io.err(`${options.program}: shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
           resolve(1);
         },
       );
     };
+    const onStop = () => stop(0);
     process.on("SIGHUP", onHup);
     process.on("SIGTERM", onStop);
     process.on("SIGINT", onStop);
+    void handle.failure?.then((err) => {
+      if (stopping) return;
+      io.err(`${options.program}: ${err.message}; shutting down`);
+      stop(1);
+    });
   });
 }

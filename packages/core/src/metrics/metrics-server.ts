@@ -7,10 +7,13 @@ import { type HttpRoutes, type Listener, listen } from "../listener.js";
 
 export const METRICS_PATH = "/metrics";
 
+/** What a scrape reads: a prom-client Registry, or several joined (agentlabd's runner thread). */
+export type MetricsSource = Pick<Registry, "metrics" | "contentType">;
+
 export interface ServeMetricsOptions {
   /** `host:port` (config `metrics_listen`); the host must be loopback. Port 0 picks a free one. */
   listen: string;
-  registry: Registry;
+  registry: MetricsSource;
   logger?: Logger;
 }
 
@@ -33,7 +36,7 @@ export function parseMetricsListen(address: string): { host: string; port: numbe
 }
 
 /** GET/HEAD /metrics in the Prometheus text format (version 0.0.4), for any listener's httpRoutes. */
-export function metricsRoutes(registry: Registry, logger?: Logger): HttpRoutes {
+export function metricsRoutes(registry: MetricsSource, logger?: Logger): HttpRoutes {
   return (req, res) => {
     const path = new URL(req.url ?? "/", "http://metrics.invalid").pathname;
     if (path !== METRICS_PATH) return false;
@@ -51,7 +54,7 @@ export function metricsRoutes(registry: Registry, logger?: Logger): HttpRoutes {
 }
 
 async function writeScrape(
-  registry: Registry,
+  registry: MetricsSource,
   req: IncomingMessage,
   res: ServerResponse,
   logger: Logger | undefined,
