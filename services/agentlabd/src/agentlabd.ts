@@ -65,7 +65,7 @@ export async function startAgentlabd(
     closers.push(() => control.close());
     const registry = createClient(
       ArtifactRegistryService,
-      createPeerTransport(`unix://${config.socket_path}`, { protocol: "grpc" }),
+      createPeerTransport(`unix://${config.socket_path}`, { protocol: "connect" }),
     );
     // Proxmox guests upload over the network; local sandboxes only through the mounted socket.
     const guestListen =
