@@ -80,6 +80,9 @@ export interface GuestAddress {
   mac?: string;
 }
 
+/** What destroy found: a VM it removed, or none (the backend answered that it does not exist). */
+export type DestroyOutcome = "destroyed" | "already_gone";
+
 export interface Backend {
   info(ctx: CallContext): Promise<BackendInfo>;
   /** Clone (or create), configure and deliver bootstrap data. Leaves the VM stopped. */
@@ -87,8 +90,11 @@ export interface Backend {
   start(ctx: CallContext, vmid: number): Promise<void>;
   /** Hard stop; stopping a stopped VM succeeds. Refused (`not_owned`) for VMs without our tag. */
   stop(ctx: CallContext, vmid: number, opts?: { adopt?: AdoptionHint }): Promise<void>;
-  /** Stop if needed and remove with disks; a VM that is already gone is success. */
-  destroy(ctx: CallContext, vmid: number, opts?: { adopt?: AdoptionHint }): Promise<void>;
+  /**
+   * Stop if needed and remove with disks; a VM that is already gone is success, and says so (the
+   * same answer a status call before it would give, without the extra round trip).
+   */
+  destroy(ctx: CallContext, vmid: number, opts?: { adopt?: AdoptionHint }): Promise<DestroyOutcome>;
   /** Fails with kind `not_found` when the hypervisor says the VM does not exist. */
   status(ctx: CallContext, vmid: number): Promise<VmInfo>;
   /** Polls until the guest reports an address, or the deadline passes. */

@@ -5,7 +5,6 @@ import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobu
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import type { Backend, CallContext } from "./backend.js";
 import { toDomainError } from "./backend-error-mapping.js";
-import { isBackendError } from "./backend-errors.js";
 import { RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
 import { adoptionHintFromRequest, infoToProto, provisionSpecFromRequest, vmToProto } from "./runner-proto-mapping.js";
 
@@ -141,11 +140,7 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
         requireVmid(req.vmid);
         const opts = adoptionHintFromRequest(req.vmid, req.adopt);
         return mutate("destroyVm", RunnerService.method.destroyVm.input, req, context, async (ctx) => {
-          // Backend.destroy treats "already gone" as success without saying so; ask first so the
-          // response can tell control whether anything was removed.
-          if (await isGone(backend, ctx, req.vmid)) return { alreadyGone: true };
-          await backend.destroy(ctx, req.vmid, opts);
-          return { alreadyGone: false };
+          return { alreadyGone: (await backend.destroy(ctx, req.vmid, opts)) === "already_gone" };
         });
       },
 
@@ -244,15 +239,4 @@ function requireVmid(vmid: number, field = "vmid"): void {
     value: vmid,
     hint: "control allocates VMIDs from the runner's vmid_range",
   });
-}
-
-async function isGone(backend: Backend, ctx: CallContext, vmid: number): Promise<boolean> {
-  try {
-    await backend.status(ctx, vmid);
-    return false;
-  } catch (err) {
-    // Only the backend's own "not found" counts; anything else (unreachable…) is left to destroy.
-    if (isBackendError(err, "not_found")) return true;
-    return false;
-  }
 }

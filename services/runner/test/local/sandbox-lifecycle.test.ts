@@ -46,10 +46,10 @@ describe("local sandbox lifecycle", () => {
     for (const member of members) expect(isProcessAlive(member.pid, member.startTime)).toBe(false);
 
     await second.stop(callContext(), 9201); // stopping a stopped sandbox succeeds
-    await second.destroy(callContext(), 9201);
+    expect(await second.destroy(callContext(), 9201)).toBe("destroyed");
     expect(existsSync(path.join(harness.sandboxDir, "9201"))).toBe(false);
     await expect(second.status(callContext(), 9201)).rejects.toSatisfy((err) => isBackendError(err, "not_found"));
-    await second.destroy(callContext(), 9201); // already gone is success
+    expect(await second.destroy(callContext(), 9201)).toBe("already_gone"); // gone is success, and says so
   });
 
   it("destroy of a running sandbox leaves no process, directory or mount", async () => {

@@ -38,7 +38,7 @@ describe("Proxmox api backend: requests per lifecycle", () => {
     await backend.provision(ctx(), spec(300));
     await backend.start(ctx(), 300);
     await backend.waitGuestIp(ctx(), 300);
-    await backend.destroy(ctx(), 300);
+    expect(await backend.destroy(ctx(), 300)).toBe("destroyed");
     expect(steps(h.sim.requests().slice(from))).toEqual([
       "GET 9000/config", // the template: linked clone or full, and its storage for the clone limiter
       "POST 9000/clone",
@@ -54,6 +54,10 @@ describe("Proxmox api backend: requests per lifecycle", () => {
       "DELETE 300",
     ]);
     expect(h.sim.state.vms.has(300)).toBe(false);
+    // Gone is success, and destroy says so after one read.
+    const again = h.sim.requests().length;
+    expect(await backend.destroy(ctx(), 300)).toBe("already_gone");
+    expect(steps(h.sim.requests().slice(again))).toEqual(["GET 300/status/current"]);
   });
 
   it("a taken VMID is found by the clone itself: already_exists, and the VM that holds it is untouched", async () => {

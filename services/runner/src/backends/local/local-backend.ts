@@ -260,11 +260,12 @@ export function createLocalBackend(options: LocalBackendOptions): Backend {
         // A directory without state is what a crash mid-provision leaves: nothing runs from it.
         if (existsSync(paths.dir) && lstatSync(paths.dir).isDirectory())
           rmSync(paths.dir, { recursive: true, force: true });
-        return;
+        return "already_gone";
       }
       requireOwned(state, opts?.adopt, "destroy");
       await stopState(ctx, state);
       rmSync(paths.dir, { recursive: true, force: true });
+      return "destroyed";
     },
 
     async status(_ctx, vmid) {

@@ -172,7 +172,7 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
       const current = await ownedStatus(ctx, vmid, "destroy", opts?.adopt);
       if (!current) {
         await deleteSnippetsOf(core.snippets, vmid);
-        return;
+        return "already_gone";
       }
       // §1.5: destroy refuses a running VM (`VM N is running - destroy failed`): stop first.
       if (powerState(current) !== "stopped") await stopOwned(ctx, vmid);
@@ -187,6 +187,7 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
       );
       // Our snippets are named after the VMID, so the directory scan finds the one cicustom names.
       await deleteSnippetsOf(core.snippets, vmid);
+      return "destroyed";
     },
 
     status,
