@@ -66,9 +66,27 @@ describe("Proxmox api backend: requests per lifecycle", () => {
     const err = (await backend.provision(ctx(), spec(301)).catch((e: unknown) => e)) as { kind: string };
     expect(err.kind).toBe("already_exists");
     const sent = steps(h.sim.requests().slice(from));
-    expect(sent.slice(0, 2)).toEqual(["GET 9000/config", "POST 9000/clone"]);
+    // Nothing reads VM 301 before the clone; afterwards, whoever holds it is looked at, never changed.
+    expect(sent.findIndex((s) => s.includes("301"))).toBeGreaterThan(sent.indexOf("POST 9000/clone"));
     expect(sent.filter((s) => !s.startsWith("GET"))).toEqual(["POST 9000/clone"]);
     expect(h.sim.state.vms.get(301)?.config.get("name")).toBe("someone-elses");
+  });
+
+  it("clones of one template read it once within TEMPLATE_TTL_MS, and again after a clone failed", async () => {
+    const templateReads = (from: number) =>
+      steps(h.sim.requests().slice(from)).filter((s) => s === "GET 9000/config").length;
+    const fresh = h.make("api");
+    const from = h.sim.requests().length;
+    await Promise.all([fresh.provision(ctx(), spec(302)), fresh.provision(ctx(), spec(303))]);
+    await fresh.provision(ctx(), spec(304));
+    expect(templateReads(from)).toBe(1);
+
+    // A clone onto a taken VMID fails: the template is read afresh by the next provision.
+    await fresh.provision(ctx(), spec(301)).catch(() => undefined);
+    const after = h.sim.requests().length;
+    await fresh.provision(ctx(), spec(305));
+    expect(templateReads(after)).toBe(1);
+    for (const vmid of [302, 303, 304, 305]) await fresh.destroy(ctx(), vmid);
   });
 });
 

@@ -5,6 +5,7 @@ import type { PveDriver } from "./pve-driver.js";
 import { createRequestLedger, type RequestLedger } from "./request-ledger.js";
 import { type RuntimeDeps, resolveDeps } from "./runtime-deps.js";
 import { type SnippetConfig, validateSnippetConfig } from "./snippet-writer.js";
+import { createTemplateCache, type TemplateCache } from "./template-cache.js";
 
 /** Options both Proxmox backends share (config keys in docs/proxmox-backends.md). */
 export interface ProxmoxCommonOptions {
@@ -54,6 +55,7 @@ export interface ProxmoxCore {
   snippets: SnippetConfig;
   limiter: CloneLimiter;
   ledger: RequestLedger;
+  templates: TemplateCache;
   volumeOwnerVmid?: number;
   maxVms: number;
   taskPoll: BackoffPolicy;
@@ -114,6 +116,7 @@ export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOp
     snippets,
     limiter: createCloneLimiter(options.cloneConcurrency ?? DEFAULT_CLONE_CONCURRENCY),
     ledger: createRequestLedger(deps.now),
+    templates: createTemplateCache(deps.now),
     ...(options.volumeOwnerVmid !== undefined ? { volumeOwnerVmid: options.volumeOwnerVmid } : {}),
     maxVms: options.maxVms ?? 100,
     taskPoll: policy(options.taskPoll),

@@ -244,7 +244,7 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
   // No "is the VMID free?" read first: Proxmox refuses a clone onto an existing VMID under the
   // target's flock (`config file already exists`), which a read before it could only race with.
   // cloneVm then looks at who holds it: a retry of this very request resumes its own clone.
-  const template = await findVm(core, ctx, templateVmid);
+  const template = await core.templates.get(core, ctx, templateVmid);
   let cloned = false;
   if (!template) {
     // A retry whose template vanished meanwhile may still find its own finished clone.
@@ -268,6 +268,9 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
     try {
       // Linked only from a template (§1.5: `full` defaults to 0 for templates, 1 otherwise).
       await cloneVm(core, ctx, spec, templateVmid, isTemplate(template));
+    } catch (err) {
+      core.templates.forget(templateVmid); // it may have changed under us: read it again next time
+      throw err;
     } finally {
       release();
     }
