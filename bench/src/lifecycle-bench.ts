@@ -8,6 +8,7 @@
  *
  *   npm run bench:lifecycle -w bench -- [lifecycles=200] [concurrency=8]
  *
+ * LIFECYCLE_PHASES=1 (diagnostic) also prints where a lifecycle's wall time goes (lifecycle-phases.ts).
  * LIFECYCLE_POLL_MS=n (diagnostic): control uses a runner in this process whose polls start at n ms
  * (lifecycle-fast-runner.ts) instead of agentlabd's own; agentlabd's CPU share then excludes the runner.
  */
@@ -20,7 +21,8 @@ import { SandboxService, SandboxState } from "@agentlab/api";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { startFastPollRunner } from "./lifecycle-fast-runner.js";
-import { cpuSeconds, startAgentlabd, startPveSim } from "./lifecycle-processes.js";
+import { type LifecycleTimes, printPhases } from "./lifecycle-phases.js";
+import { cpuSeconds, simRequestLog, startAgentlabd, startPveSim, threadCpuSeconds } from "./lifecycle-processes.js";
 import { percentile, printTable } from "./lifecycle-stats.js";
 
 const LIFECYCLES = Number(process.argv[2] ?? 200);
@@ -117,12 +119,16 @@ async function main(): Promise<void> {
     });
     const sandboxes = createClient(SandboxService, transport);
 
+    const times: LifecycleTimes[] = [];
     const lifecycle = async (): Promise<number> => {
+      const created = Date.now();
       const started = performance.now();
       const { sandbox } = await sandboxes.createSandbox({ profile: "bench", wait: true });
       const readyMs = performance.now() - started;
+      const ready = Date.now();
       if (sandbox?.state !== SandboxState.READY) throw new Error(`sandbox ${sandbox?.vmid} ended ${sandbox?.state}`);
       await sandboxes.destroySandbox({ sandbox: { selector: { case: "vmid", value: sandbox.vmid } } });
+      times.push({ vmid: sandbox.vmid, created, ready, destroying: ready, destroyed: Date.now() });
       return readyMs;
     };
     const runBatch = async (count: number): Promise<number[]> => {
@@ -140,14 +146,33 @@ async function main(): Promise<void> {
 
     // Warm up JIT, TLS sessions and the SQLite page cache before measuring.
     await runBatch(WARMUP);
+    const requests0 = (await simRequestLog(sim.info)).length;
+    times.length = 0;
     const simCpu0 = cpuSeconds(sim.child.pid);
     const daemonCpu0 = cpuSeconds(daemon.pid);
+    const threads0 = threadCpuSeconds(daemon.pid);
+    const benchCpu0 = process.cpuUsage();
     const t0 = performance.now();
     const readyMs = await runBatch(LIFECYCLES);
     const wallS = (performance.now() - t0) / 1000;
     const simCpu = cpuSeconds(sim.child.pid) - simCpu0;
     const daemonCpu = cpuSeconds(daemon.pid) - daemonCpu0;
+    const benchCpu = process.cpuUsage(benchCpu0);
     readyMs.sort((a, b) => a - b);
+    const requests = (await simRequestLog(sim.info)).slice(requests0);
+    if (process.env.LIFECYCLE_PHASES) printPhases(times, requests);
+    const taskPolls = requests.filter((r) => r.method === "GET" && /\/tasks\/[^/]+\/status$/.test(r.path)).length;
+    // agentlabd's threads: the main one (control and artifacts), the busiest other (the runner's
+    // worker thread; in diagnostic mode the runner is elsewhere), and the rest (V8's GC and
+    // compiler helpers, libuv's file-system pool).
+    const threadCpu = [...threadCpuSeconds(daemon.pid)].map(([tid, s]) => [tid, s - (threads0.get(tid) ?? 0)] as const);
+    const mainCpu = threadCpu.find(([tid]) => tid === daemon.pid)?.[1] ?? 0;
+    const others = threadCpu
+      .filter(([tid]) => tid !== daemon.pid)
+      .map(([, s]) => s)
+      .sort((a, b) => b - a);
+    const share = (seconds: number) => ((100 * seconds) / wallS).toFixed(1);
+    const perLifecycle = (seconds: number) => ((1000 * seconds) / LIFECYCLES).toFixed(2);
 
     const p50 = percentile(readyMs, 50);
     printTable(
@@ -159,8 +184,17 @@ async function main(): Promise<void> {
         ["create→READY p99 (ms)", percentile(readyMs, 99).toFixed(1)],
         ["create→READY max (ms)", (readyMs.at(-1) ?? 0).toFixed(1)],
         ["wall time (s)", wallS.toFixed(2)],
-        ["pve-sim CPU share (% of one core)", ((100 * simCpu) / wallS).toFixed(1)],
-        ["agentlabd CPU share (% of one core)", ((100 * daemonCpu) / wallS).toFixed(1)],
+        ["pve-sim CPU share (% of one core)", share(simCpu)],
+        ["agentlabd CPU share (% of one core)", share(daemonCpu)],
+        ["  main thread: control, artifacts", share(mainCpu)],
+        ["  busiest other thread: the runner", share(others[0] ?? 0)],
+        ["  other threads: GC, compiler, fs pool", share(others.slice(1).reduce((a, b) => a + b, 0))],
+        ["this benchmark's client (% of one core)", share((benchCpu.user + benchCpu.system) / 1e6)],
+        ["CPU per lifecycle: agentlabd / pve-sim (ms)", `${perLifecycle(daemonCpu)} / ${perLifecycle(simCpu)}`],
+        [
+          "Proxmox requests per lifecycle (task polls)",
+          `${(requests.length / LIFECYCLES).toFixed(1)} (${(taskPolls / LIFECYCLES).toFixed(1)})`,
+        ],
       ],
     );
   } finally {

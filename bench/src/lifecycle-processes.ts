@@ -3,7 +3,8 @@
  * /proc/<pid>/stat gives each one's CPU time), both stopped with SIGTERM at the end.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { createInterface } from "node:readline";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -14,7 +15,38 @@ export interface SimInfo {
   url: string;
   fingerprint: string;
   token: string;
+  /** The `x-pvesim-secret` of the simulator's /__sim control API. */
+  cliSecret: string;
   pid: number;
+}
+
+/** Every request the simulator answered (GET /__sim/requests), its certificate pinned by fingerprint. */
+export function simRequestLog(
+  info: SimInfo,
+): Promise<Array<{ time: number; method: string; path: string; params?: Record<string, unknown> }>> {
+  const url = new URL("/__sim/requests", info.url);
+  const pinned = info.fingerprint.toUpperCase();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, {
+      headers: { "x-pvesim-secret": info.cliSecret },
+      rejectUnauthorized: false,
+      checkServerIdentity: (_host, cert) =>
+        cert.fingerprint256.toUpperCase() === pinned ? undefined : new Error("pve-sim certificate mismatch"),
+    });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.end();
+  });
 }
 
 export interface Child {
@@ -74,13 +106,29 @@ export async function startAgentlabd(configPath: string, readySocket: string): P
   return child;
 }
 
-/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** utime + stime in seconds from a /proc stat line (fields 14 and 15, in clock ticks). */
+function statCpuSeconds(stat: string): number {
   // Fields after the command name, which is parenthesised and may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / CLOCK_TICKS;
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+/** utime + stime of each thread of a process, in seconds, by thread id (the main thread's is the pid). */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      threads.set(Number(tid), statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
 }
 
 /** USER_HZ: 100 on every Linux architecture Node supports. */

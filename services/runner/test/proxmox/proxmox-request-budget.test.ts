@@ -8,8 +8,9 @@ import { type BackendKind, ctx, type Harness, spec, startHarness } from "./sim-h
  * What a sandbox's lifecycle asks of Proxmox, against pve-sim. Every request is a round trip
  * through pveproxy and pvedaemon, so the runner reads no more than its decisions need: no "is the
  * VMID free?" read before a clone (Proxmox refuses an existing VMID itself, under the target's
- * flock), and ownership from `status/current`'s tags when the VM carries ours (the config only for
- * an untagged one). These tests fail when a request creeps back in.
+ * flock), ownership from `status/current`'s tags when the VM carries ours (the config only for an
+ * untagged one), destroy's own answer for "was it there?", and one template read for a burst of
+ * clones. These tests fail when a request creeps back in.
  */
 const KINDS: BackendKind[] = ["api", "shell"];
 
