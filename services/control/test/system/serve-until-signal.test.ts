@@ -19,7 +19,11 @@ describe("serving until a signal or a failure", () => {
   const configPath = () => {
     dir = mkdtempSync(join(tmpdir(), "agentlab-serve-"));
     const path = join(dir, "config.yaml");
-    writeFileSync(path, `data_dir: ${dir}/data\nrun_dir: ${dir}/run\nprofiles_dir: ${dir}/profiles\nsandbox_backend: local\n`, { mode: 0o600 });
+    writeFileSync(
+      path,
+      `data_dir: ${dir}/data\nrun_dir: ${dir}/run\nprofiles_dir: ${dir}/profiles\nsandbox_backend: local\n`,
+      { mode: 0o600 },
+    );
     return path;
   };
 
