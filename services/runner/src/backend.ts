@@ -32,6 +32,11 @@ export interface ProvisionSpec {
     model?: string;
     /** Proxmox firewall group, if any. */
     firewallGroup?: string;
+    /**
+     * The NIC's Proxmox firewall flag (`firewall=1`): true sets it, false clears it, undefined keeps
+     * the template's. A firewall group sets it whatever this says.
+     */
+    firewall?: boolean;
     /** Local backend: `none` (loopback only) or `host`. */
     localMode?: "none" | "host";
   };

@@ -108,6 +108,7 @@ export function provisionSpecFromRequest(req: ProvisionVmRequest): ProvisionSpec
       ...(bridge !== undefined && { bridge }),
       ...(model !== undefined && { model }),
       ...(firewallGroup !== undefined && { firewallGroup }),
+      ...(network?.firewall !== undefined && { firewall: network.firewall }),
       ...(localMode !== undefined && { localMode }),
     },
     ...(rootSizeGb !== undefined && { rootSizeGb }),

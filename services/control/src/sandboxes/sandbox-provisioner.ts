@@ -50,6 +50,7 @@ export function provisionRequest(
           bridge: p.network.bridge ?? "",
           model: p.network.model ?? "virtio",
           firewallGroup: p.network.firewall_group ?? (p.network.mode ? FIREWALL_GROUP_FOR_MODE[p.network.mode] : ""),
+          ...(p.network.firewall !== undefined && { firewall: p.network.firewall }),
         })
       : create(NetworkSpecSchema, { localMode: p.network.mode });
   return {

@@ -48,7 +48,7 @@ export interface PveSimControlHarness {
 }
 
 export async function startPveSimControlHarness(
-  options: { config?: Record<string, unknown> } = {},
+  options: { config?: Record<string, unknown>; profiles?: Record<string, string> } = {},
 ): Promise<PveSimControlHarness> {
   const dir = mkdtempSync(join(tmpdir(), "agentlab-control-pve-"));
   chmodSync(dir, 0o711);
@@ -57,6 +57,7 @@ export async function startPveSimControlHarness(
   mkdirSync(profilesDir);
   mkdirSync(snippetsDir);
   writeFileSync(join(profilesDir, "pve-test.yaml"), PVE_PROFILE);
+  for (const [file, text] of Object.entries(options.profiles ?? {})) writeFileSync(join(profilesDir, file), text);
   const sim = await createPveSim({ timeScale: 0.01, snippetsDir });
   let simOpen = true;
   const { config } = loadConfig({

@@ -59,6 +59,23 @@ describe.each(KINDS)("Proxmox %s backend: VM firewall options with a security gr
     await backend.destroy(ctx(), 201);
   });
 
+  it("network.firewall without a group: the NIC's flag only, set or cleared; the VM's options untouched", async () => {
+    await backend.provision(ctx(), spec(204, { network: { bridge: "vmbr1", firewall: true } }));
+    expect(h.sim.state.vms.get(204)?.config.get("net0")).toMatch(/,firewall=1$/);
+    expect(optionCalls(204)).toEqual([]);
+    expect(groupRules(204)).toEqual([]);
+
+    // A template whose NIC has the flag: `firewall: false` clears it, no opinion keeps it.
+    h.sim.seedVm({ vmid: 9102, template: true });
+    const templateNet0 = h.sim.state.vms.get(9102)?.config.get("net0") ?? "";
+    h.sim.state.vms.get(9102)?.config.set("net0", `${templateNet0},firewall=1`);
+    await backend.provision(ctx(), spec(205, { templateVmid: 9102, network: { bridge: "vmbr1", firewall: false } }));
+    expect(h.sim.state.vms.get(205)?.config.get("net0")).not.toContain("firewall=1");
+    await backend.provision(ctx(), spec(206, { templateVmid: 9102, network: { bridge: "vmbr1" } }));
+    expect(h.sim.state.vms.get(206)?.config.get("net0")).toMatch(/,firewall=1$/);
+    for (const vmid of [204, 205, 206]) await backend.destroy(ctx(), vmid);
+  });
+
   it("sends only enable=1: policies the template's firewall file gave the clone stay", async () => {
     h.sim.seedVm({ vmid: 9100, template: true });
     h.sim.state.vmFirewallOptions.set(9100, { enable: 0, policy_in: "ACCEPT", log_level_in: "info" });

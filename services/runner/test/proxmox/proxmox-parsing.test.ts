@@ -59,6 +59,13 @@ describe("Proxmox config values", () => {
     expect(buildNet0("virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,tag=5", { bridge: "vmbr1", firewall: true })).toBe(
       "virtio=BC:24:11:AA:BB:CC,bridge=vmbr1,tag=5,firewall=1",
     );
+    // The flag: false clears the template's, undefined keeps it.
+    expect(buildNet0("virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=1", { firewall: false })).toBe(
+      "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0",
+    );
+    expect(buildNet0("virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=1", {})).toBe(
+      "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=1",
+    );
     const text = renderDescription("job 7\nsecond line", { owner: "agentlab-prod", requestId: "r-1" });
     expect(text).not.toMatch(/\n/);
     expect(parseDescriptionMarker(text)).toEqual({ owner: "agentlab-prod", requestId: "r-1" });

@@ -34,6 +34,10 @@ export function parseNet(net: string | undefined): { model?: string; mac?: strin
 }
 
 /** net0 for the clone: our model/bridge, the clone's MAC kept (omitting it makes PVE generate a new one, §1.5). */
+/**
+ * net0 for a sandbox: the clone's MAC and VLAN tag kept, model and bridge from the profile. The
+ * firewall flag: true sets it, false clears it, undefined keeps the template's.
+ */
 export function buildNet0(
   current: string | undefined,
   spec: { model?: string; bridge?: string; firewall?: boolean },
@@ -44,7 +48,7 @@ export function buildNet0(
   const parts = [parsed.mac ? `${model}=${parsed.mac}` : model, `bridge=${bridge}`];
   const tag = parsed.options.get("tag");
   if (tag) parts.push(`tag=${tag}`);
-  if (spec.firewall || parsed.options.get("firewall") === "1") parts.push("firewall=1");
+  if (spec.firewall ?? parsed.options.get("firewall") === "1") parts.push("firewall=1");
   return parts.join(",");
 }
 

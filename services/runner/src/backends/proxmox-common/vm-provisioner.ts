@@ -183,7 +183,10 @@ async function configureVm(
     net0: buildNet0(configString(config, "net0"), {
       ...(spec.network.model ? { model: spec.network.model } : {}),
       ...(spec.network.bridge ? { bridge: spec.network.bridge } : {}),
-      firewall: spec.network.firewallGroup !== undefined,
+      // A group filters only through the NIC's flag; without one, the profile's `firewall` decides.
+      ...(spec.network.firewallGroup !== undefined
+        ? { firewall: true }
+        : spec.network.firewall !== undefined && { firewall: spec.network.firewall }),
     }),
     ipconfig0: "ip=dhcp",
     cicustom: `user=${snippet.volid}`,
