@@ -85,11 +85,15 @@ export async function startPveSim(args: string[]): Promise<{ child: Child; info:
 
 /**
  * Starts agentlabd and waits for its last socket (artifacts: runner and control are up by then).
- * BENCH_CPU_PROFILE_DIR=dir (diagnostic) writes a V8 CPU profile of agentlabd there when it stops.
+ * BENCH_CPU_PROFILE_DIR=dir (diagnostic) writes a V8 CPU profile of agentlabd there when it stops;
+ * BENCH_AGENTLABD_NODE_FLAGS="--flag …" (diagnostic) passes Node/V8 flags to agentlabd alone.
  */
 export async function startAgentlabd(configPath: string, readySocket: string): Promise<Child> {
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
-  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [
+    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+    ...(process.env.BENCH_AGENTLABD_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
   const proc = spawn(process.execPath, [...nodeArgs, AGENTLABD_BIN, "--config", configPath], {
     stdio: ["ignore", "ignore", "inherit"],
   });
