@@ -35,6 +35,7 @@ describe("agentlabd's runner thread", () => {
       artifact_listen: `127.0.0.1:${await freeLoopbackPort()}`,
       agent_subnet: "127.0.0.0/8",
       metrics_listen: `127.0.0.1:${metricsPort}`,
+      log_level: "info",
     });
     daemon = await startAgentlabd({ configPath: deployment.configPath, runDir: deployment.runDir });
     // `status` asks the runner for its info through its socket: a backend call the runner measures.
@@ -48,6 +49,14 @@ describe("agentlabd's runner thread", () => {
     expect(typeLines("agentlab_control_sandbox_transitions_total")).toBe(1);
     expect(typeLines("process_cpu_user_seconds_total")).toBe(1);
     expect(await daemon.stop()).toBe(0);
+    // One log on stdout, whole JSON lines, the runner thread's among them.
+    const lines = daemon
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ service: "runner", msg: "runner serving" }));
+    expect(lines).toContainEqual(expect.objectContaining({ service: "control" }));
     daemon = undefined;
   });
 

@@ -13,6 +13,7 @@ import { createMetricsRegistry } from "@agentlab/core/metrics/metrics-registry";
 import { serveMetrics } from "@agentlab/core/metrics/metrics-server";
 import { startRunner } from "@agentlab/runner/runner-server";
 import { createClient } from "@connectrpc/connect";
+import { pino } from "pino";
 import { startRunnerThread } from "./runner-thread.js";
 
 export interface Agentlabd {
@@ -26,7 +27,12 @@ export async function startAgentlabd(
   config: AgentLabConfig,
   options: { configPath?: string; dev?: boolean; logger?: Logger; runnerThreadEntry?: URL } = {},
 ): Promise<Agentlabd> {
-  const logger = options.logger ?? createLogger({ service: "agentlabd", level: config.log_level });
+  // One writer of stdout for the whole process: the runner thread's lines go through it too.
+  const destination = options.logger ? undefined : pino.destination({ dest: 1, sync: false });
+  const logger =
+    options.logger ??
+    createLogger({ service: "agentlabd", level: config.log_level, ...(destination && { destination }) });
+  const writeLog = (line: string) => (destination ? destination.write(line) : process.stdout.write(line));
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.reverse())
@@ -44,6 +50,7 @@ export async function startAgentlabd(
         entry: options.runnerThreadEntry,
         metrics: metrics !== undefined,
         logger,
+        writeLog,
       });
       closers.push(() => thread.close());
       runnerMetrics = () => thread.metrics();

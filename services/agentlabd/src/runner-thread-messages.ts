@@ -22,4 +22,6 @@ export type RunnerThreadReply =
   /** The answer to `metrics` #id: the runner's families, or why they could not be collected. */
   | { type: "metrics"; id: number; text?: string; error?: string }
   /** The runner stopped listening and closed its backend; the thread ends. */
-  | { type: "closed"; error?: string };
+  | { type: "closed"; error?: string }
+  /** One JSON log line, secrets already redacted: the main thread writes it, so lines never interleave. */
+  | { type: "log"; line: string };

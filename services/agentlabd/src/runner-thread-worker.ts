@@ -19,7 +19,13 @@ export async function runRunnerThread(): Promise<void> {
   const data = workerData as RunnerThreadData;
   const config = data.config as AgentLabConfig;
   const reply = (message: RunnerThreadReply) => port.postMessage(message);
-  const logger = createLogger({ service: "agentlabd", level: config.log_level }).child({ service: "runner" });
+  // Lines go to the main thread, the only writer of agentlabd's stdout: two threads writing one
+  // pipe can split each other's lines once a buffered write passes PIPE_BUF.
+  const logger = createLogger({
+    service: "agentlabd",
+    level: config.log_level,
+    destination: { write: (line: string) => reply({ type: "log", line }) },
+  }).child({ service: "runner" });
   // Process-wide metrics (CPU, memory, GC) come from the main thread's registry: only the runner's own here.
   const metrics = data.metrics ? createMetricsRegistry("agentlabd", { defaultMetrics: false }) : undefined;
   let runner: Awaited<ReturnType<typeof startRunner>>;
@@ -28,7 +34,7 @@ export async function runRunnerThread(): Promise<void> {
   } catch (err) {
     const error = err instanceof Error ? err : new Error(String(err));
     reply({ type: "failed", name: error.name, message: error.message });
-    logger.flush(() => port.close());
+    port.close();
     return;
   }
   port.on("message", (request: RunnerThreadRequest) => {
@@ -44,8 +50,8 @@ export async function runRunnerThread(): Promise<void> {
           () => reply({ type: "closed" }),
           (err: unknown) => reply({ type: "closed", error: String(err) }),
         )
-        // Closing the port ends the thread once the log is written: nothing else keeps it alive.
-        .finally(() => logger.flush(() => port.close()));
+        // Closing the port ends the thread (log lines already went out as messages, in order).
+        .finally(() => port.close());
     }
   });
   reply({ type: "ready" });

@@ -25,6 +25,8 @@ export interface StartRunnerThreadOptions {
   entry: URL;
   metrics: boolean;
   logger: Logger;
+  /** Writes one of the thread's log lines (JSON, newline-terminated) to the daemon's log. */
+  writeLog: (line: string) => void;
 }
 
 /** Resolves once the runner listens on its socket; rejects with the runner's own start-up error. */
@@ -88,6 +90,9 @@ export function startRunnerThread(options: StartRunnerThreadOptions): Promise<Ru
         }
         case "closed":
           closeError = reply.error;
+          break;
+        case "log":
+          options.writeLog(reply.line);
           break;
       }
     });

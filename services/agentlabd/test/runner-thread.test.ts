@@ -11,12 +11,21 @@ import { startRunnerThread } from "../src/runner-thread.js";
 
 const entry = new URL("./fixtures/fake-runner-thread.mjs", import.meta.url);
 const logger = pino({ level: "silent" });
+const logLines: string[] = [];
 const start = (behaviour: string) =>
-  startRunnerThread({ config: { behaviour } as unknown as AgentLabConfig, entry, metrics: true, logger });
+  startRunnerThread({
+    config: { behaviour } as unknown as AgentLabConfig,
+    entry,
+    metrics: true,
+    logger,
+    writeLog: (line) => logLines.push(line),
+  });
 
 describe("runner thread", () => {
   it("resolves once the runner serves, answers scrapes with the thread's families, and ends on close", async () => {
     const thread = await start("serve");
+    // The thread's log lines reach the daemon's one writer, whole.
+    expect(logLines).toEqual(['{"level":"info","service":"runner","msg":"runner serving"}\n']);
     expect(await thread.metrics()).toBe("runner_family 1\n");
     expect(await Promise.all([thread.metrics(), thread.metrics()])).toEqual(["runner_family 1\n", "runner_family 1\n"]);
     await thread.close();
