@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import { stringify } from "yaml";
 import { BackendError } from "../../backend-errors.js";
@@ -90,7 +90,13 @@ export function renderCloudConfig(hostname: string, bootstrapJson: string, sshPu
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
-/** Creates `<dir>/agentlab-<vmid>-<16hex>.yaml` exclusively with mode 0600 (5 name attempts). */
+/**
+ * Creates `<dir>/agentlab-<vmid>-<16hex>.yaml` exclusively with mode 0600 (5 name attempts). No
+ * fsync: Proxmox reads the file on this node when the VM starts, from the page cache (and an NFS
+ * close() already hands it to the server); a host crash before that start fails the sandbox anyway
+ * (control's startup sweep destroys it), so a flush would buy nothing and cost a journal commit per
+ * sandbox — about as much CPU as the rest of the provision's file work.
+ */
 export async function writeSnippet(
   config: SnippetConfig,
   vmid: number,
@@ -116,13 +122,8 @@ export async function writeSnippet(
     const fileName = `agentlab-${vmid}-${randomHex(8)}.yaml`;
     const filePath = safeJoin(dir, fileName);
     try {
-      const handle = await fs.open(filePath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await handle.writeFile(content);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      // `wx`: O_CREAT | O_EXCL, so a file already there (or a symlink planted there) is never followed.
+      await fs.writeFile(filePath, content, { flag: "wx", mode: 0o600 });
       return { filePath, fileName, volid: `${config.snippetStorage}:snippets/${fileName}` };
     } catch (err) {
       lastError = err;

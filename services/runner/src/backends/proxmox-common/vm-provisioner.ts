@@ -284,7 +284,8 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
       throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, {
         vmid: spec.vmid,
       });
-    await deleteSnippetsOf(core.snippets, spec.vmid); // a previous, interrupted attempt's file
+    // A previous, interrupted attempt's file is left to destroy, which removes every snippet of the
+    // VMID: scanning the directory here too would cost every provision a readdir for a rare case.
     const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
     // The settled config was read just now; nothing of ours changed it since (no second GET).
     await configureVm(core, ctx, spec, snippet, settled);
