@@ -105,12 +105,11 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
       () => isStopped(ctx, vmid),
     );
 
-  const requireOwnedVm = async (ctx: CallContext, vmid: number, operation: string): Promise<PveConfig> => {
-    const config = await findVm(core, ctx, vmid);
-    if (!config)
+  const requireOwnedVm = async (ctx: CallContext, vmid: number, operation: string): Promise<PveVmStatus> => {
+    const current = await ownedStatus(ctx, vmid, operation);
+    if (!current)
       throw new BackendError("not_found", `cannot ${operation} VM ${vmid}: it does not exist on the node`, { vmid });
-    await ensureOwned(core, ctx, vmid, config, operation);
-    return config;
+    return current;
   };
 
   const lockRetried = (ctx: CallContext, fn: () => Promise<void>) =>
@@ -145,10 +144,7 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     },
 
     async start(ctx, vmid) {
-      const current = await ownedStatus(ctx, vmid, "start");
-      if (!current)
-        throw new BackendError("not_found", `cannot start VM ${vmid}: it does not exist on the node`, { vmid });
-      if (powerState(current) === "running") return;
+      if (powerState(await requireOwnedVm(ctx, vmid, "start")) === "running") return;
       // `VM is locked (clone)` / flock timeouts while a clone finishes are retried (§5.7 scenario 4).
       await mutate(
         core,

@@ -33,10 +33,10 @@ export function parseNet(net: string | undefined): { model?: string; mac?: strin
   return { model, mac, options };
 }
 
-/** net0 for the clone: our model/bridge, the clone's MAC kept (omitting it makes PVE generate a new one, §1.5). */
 /**
- * net0 for a sandbox: the clone's MAC and VLAN tag kept, model and bridge from the profile. The
- * firewall flag: true sets it, false clears it, undefined keeps the template's.
+ * net0 for a sandbox: the clone's MAC (omitting it makes PVE generate a new one, §1.5) and VLAN tag
+ * kept, model and bridge from the profile. The firewall flag: true sets it, false clears it,
+ * undefined keeps the template's.
  */
 export function buildNet0(
   current: string | undefined,

@@ -248,19 +248,15 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
   // target's flock (`config file already exists`), which a read before it could only race with.
   // cloneVm then looks at who holds it: a retry of this very request resumes its own clone.
   const template = await core.templates.get(core, ctx, templateVmid);
-  let cloned = false;
   if (!template) {
     // A retry whose template vanished meanwhile may still find its own finished clone.
-    if ((await findVm(core, ctx, spec.vmid)) && (await whoHolds(core, ctx, spec.vmid, templateVmid)) === "ours") {
-      cloned = true;
-    } else {
+    if ((await whoHolds(core, ctx, spec.vmid, templateVmid)) !== "ours") {
       throw new BackendError("not_found", `template VM ${templateVmid} does not exist on the Proxmox node`, {
         vmid: templateVmid,
         hint: "fix the profile's template_vmid, or run ValidateTemplate to see what the template needs",
       });
     }
-  }
-  if (template && !cloned) {
+  } else {
     const disk = bootDisk(template);
     const storage = (disk && diskStorage(template, disk.key)) ?? "unknown-storage";
     const release = await core.limiter.acquire(`${templateVmid}@${storage}`, {
