@@ -70,9 +70,16 @@ function track(child: ChildProcess): Child {
   };
 }
 
-/** Starts `pve-sim` and reads the one JSON line it prints once serving. */
+/**
+ * Starts `pve-sim` and reads the one JSON line it prints once serving. BENCH_CPU_PROFILE_DIR=dir
+ * (diagnostic) writes its CPU profile there too, as pve-sim.cpuprofile.
+ */
 export async function startPveSim(args: string[]): Promise<{ child: Child; info: SimInfo }> {
-  const proc = spawn(process.execPath, [PVE_SIM_BIN, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const nodeArgs = profileDir
+    ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-name=pve-sim.cpuprofile"]
+    : [];
+  const proc = spawn(process.execPath, [...nodeArgs, PVE_SIM_BIN, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const child = track(proc);
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {

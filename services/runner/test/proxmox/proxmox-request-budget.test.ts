@@ -34,31 +34,64 @@ describe("Proxmox api backend: requests per lifecycle", () => {
     await h?.close();
   });
 
-  it("provision → start → guest IP → destroy of a tagged VM: 12 requests besides task polls", async () => {
+  it("provision → start → guest IP → destroy of a tagged VM: 10 requests besides task polls", async () => {
     const from = h.sim.requests().length;
-    await backend.provision(ctx(), spec(300));
+    const provisioned = await backend.provision(ctx(), spec(300));
     await backend.start(ctx(), 300);
     await backend.waitGuestIp(ctx(), 300);
     expect(await backend.destroy(ctx(), 300)).toBe("destroyed");
     expect(steps(h.sim.requests().slice(from))).toEqual([
       "GET 9000/config", // the template: linked clone or full, and its storage for the clone limiter
       "POST 9000/clone",
-      "GET 300/config", // the settled clone: lock gone, net0's MAC
+      "GET 300/config", // the settled clone: lock gone, net0's MAC (kept for the first boot)
       "PUT 300/config",
-      "GET 300/status/current", // provision's answer
       "GET 300/status/current", // start: ours (tags) and not running yet
       "POST 300/status/start",
-      "GET 300/config", // net0's MAC, to pick the guest's address
       "GET 300/agent/network-get-interfaces",
       "GET 300/status/current", // destroy: ours (tags) and running
       "POST 300/status/stop",
       "DELETE 300",
     ]);
+    expect(provisioned).toMatchObject({ vmid: 300, name: "sandbox-300", state: "stopped", owned: true });
     expect(h.sim.state.vms.has(300)).toBe(false);
     // Gone is success, and destroy says so after one read.
     const again = h.sim.requests().length;
     expect(await backend.destroy(ctx(), 300)).toBe("already_gone");
     expect(steps(h.sim.requests().slice(again))).toEqual(["GET 300/status/current"]);
+  });
+
+  it("provision answers without asking again, and says what Proxmox would", async () => {
+    const provisioned = await backend.provision(ctx(), spec(306));
+    expect(provisioned).toEqual(await backend.status(ctx(), 306));
+    await backend.destroy(ctx(), 306);
+  });
+
+  it("only a VM's first boot after its provision skips the config read; later boots see an edited MAC", async () => {
+    const configReads = (from: number) => steps(h.sim.requests().slice(from)).filter((s) => s === "GET 307/config");
+    await backend.provision(ctx(), spec(307));
+    let from = h.sim.requests().length;
+    await backend.start(ctx(), 307);
+    await backend.waitGuestIp(ctx(), 307);
+    expect(configReads(from)).toEqual([]);
+
+    // Stopped, its MAC changed by hand, started again: the address is looked up on the new MAC.
+    await backend.stop(ctx(), 307);
+    const vm = h.sim.state.vms.get(307)!;
+    vm.config.set("net0", vm.config.get("net0")!.replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, "=BC:24:11:00:00:07"));
+    from = h.sim.requests().length;
+    await backend.start(ctx(), 307);
+    expect(await backend.waitGuestIp(ctx(), 307)).toMatchObject({ mac: "bc:24:11:00:00:07" });
+    expect(configReads(from)).toEqual(["GET 307/config"]);
+
+    // A runner started after the provision knows nothing of it, and reads the config.
+    await backend.destroy(ctx(), 307);
+    await backend.provision(ctx(), spec(308));
+    const restarted = h.make("api");
+    await restarted.start(ctx(), 308);
+    from = h.sim.requests().length;
+    await restarted.waitGuestIp(ctx(), 308);
+    expect(steps(h.sim.requests().slice(from))).toContain("GET 308/config");
+    await restarted.destroy(ctx(), 308);
   });
 
   it("a taken VMID is found by the clone itself: already_exists, and the VM that holds it is untouched", async () => {

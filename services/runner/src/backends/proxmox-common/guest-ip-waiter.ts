@@ -1,9 +1,9 @@
 import type { CallContext, GuestAddress } from "../../backend.js";
 import { BackendError, isBackendError } from "../../backend-errors.js";
 import { sleepWithinDeadline } from "./backoff.js";
+import { bootFactsOf } from "./first-boot-facts.js";
 import { type AgentInterface, describeInterfaces, selectGuestAddress } from "./guest-ip-selector.js";
 import type { ProxmoxCore } from "./proxmox-common-options.js";
-import { agentEnabled, configString, parseNet } from "./vm-config-fields.js";
 import { read } from "./vm-guards.js";
 
 /**
@@ -15,14 +15,15 @@ const TRANSIENT_AGENT_TEXT =
   /QEMU guest agent is not running|got timeout|guest-ping|agent.*not (yet )?(available|ready)/i;
 
 export async function waitForGuestAddress(core: ProxmoxCore, ctx: CallContext, vmid: number): Promise<GuestAddress> {
-  const config = await read(core, ctx, () => core.driver.getConfig(ctx, vmid));
-  if (!agentEnabled(config)) {
+  // A VM's first boot after its provision knows these already; any other boot reads the config.
+  const { agentEnabled, mac } =
+    core.firstBoot.take(vmid) ?? bootFactsOf(await read(core, ctx, () => core.driver.getConfig(ctx, vmid)));
+  if (!agentEnabled) {
     throw new BackendError("unavailable", `VM ${vmid} has no QEMU guest agent configured, so its IP cannot be learnt`, {
       vmid,
       hint: `enable it on the template ('qm set <template> --agent enabled=1') and install qemu-guest-agent in the image`,
     });
   }
-  const mac = parseNet(configString(config, "net0")).mac;
   let lastSeen = "no answer yet";
   for (let attempt = 0; ; attempt++) {
     if (ctx.signal?.aborted)

@@ -137,10 +137,7 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     },
 
     provision(ctx, spec) {
-      return core.ledger.run(ctx.requestId, spec.vmid, async () => {
-        await provisionVm(core, ctx, spec);
-        return status(ctx, spec.vmid);
-      });
+      return core.ledger.run(ctx.requestId, spec.vmid, () => provisionVm(core, ctx, spec));
     },
 
     async start(ctx, vmid) {
@@ -165,6 +162,7 @@ export function createProxmoxBackend(core: ProxmoxCore): Backend {
     },
 
     async destroy(ctx, vmid, opts?: { adopt?: AdoptionHint }) {
+      core.firstBoot.forget(vmid);
       const current = await ownedStatus(ctx, vmid, "destroy", opts?.adopt);
       if (!current) {
         await deleteSnippetsOf(core.snippets, vmid);

@@ -1,6 +1,7 @@
 import { BackendError } from "../../backend-errors.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js";
 import { type CloneLimiter, createCloneLimiter, DEFAULT_CLONE_CONCURRENCY } from "./clone-limiter.js";
+import { createFirstBootFacts, type FirstBootFacts } from "./first-boot-facts.js";
 import type { PveDriver } from "./pve-driver.js";
 import { createRequestLedger, type RequestLedger } from "./request-ledger.js";
 import { type RuntimeDeps, resolveDeps } from "./runtime-deps.js";
@@ -56,6 +57,8 @@ export interface ProxmoxCore {
   limiter: CloneLimiter;
   ledger: RequestLedger;
   templates: TemplateCache;
+  /** net0's MAC and the agent flag, from a provision to the VM's first boot. */
+  firstBoot: FirstBootFacts;
   volumeOwnerVmid?: number;
   maxVms: number;
   taskPoll: BackoffPolicy;
@@ -117,6 +120,7 @@ export function resolveCommonOptions(driver: PveDriver, options: ProxmoxCommonOp
     limiter: createCloneLimiter(options.cloneConcurrency ?? DEFAULT_CLONE_CONCURRENCY),
     ledger: createRequestLedger(deps.now),
     templates: createTemplateCache(deps.now),
+    firstBoot: createFirstBootFacts(),
     ...(options.volumeOwnerVmid !== undefined ? { volumeOwnerVmid: options.volumeOwnerVmid } : {}),
     maxVms: options.maxVms ?? 100,
     taskPoll: policy(options.taskPoll),

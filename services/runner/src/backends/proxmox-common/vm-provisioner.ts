@@ -1,7 +1,8 @@
-import type { CallContext, ProvisionSpec } from "../../backend.js";
+import type { CallContext, ProvisionSpec, VmInfo } from "../../backend.js";
 import { BackendError, isBackendError } from "../../backend-errors.js";
 import { checkDeadline, retryOnKinds, sleepWithinDeadline } from "./backoff.js";
 import { applyFirewallGroup, validateFirewallGroup } from "./firewall-group.js";
+import { bootFactsOf } from "./first-boot-facts.js";
 import { unlockIfLeaked } from "./leaked-lock.js";
 import type { ProxmoxCore } from "./proxmox-common-options.js";
 import type { PveConfig } from "./pve-driver.js";
@@ -15,6 +16,7 @@ import {
   isSafeRequestId,
   isTemplate,
   parseDescriptionMarker,
+  parseTags,
   renderDescription,
   withTag,
 } from "./vm-config-fields.js";
@@ -172,13 +174,14 @@ async function cloneVm(
   }
 }
 
+/** Writes the sandbox's settings over the clone's config; returns what it wrote. */
 async function configureVm(
   core: ProxmoxCore,
   ctx: CallContext,
   spec: ProvisionSpec,
   snippet: WrittenSnippet,
   config: PveConfig,
-): Promise<void> {
+): Promise<Record<string, string>> {
   const values: Record<string, string> = {
     net0: buildNet0(configString(config, "net0"), {
       ...(spec.network.model ? { model: spec.network.model } : {}),
@@ -199,6 +202,7 @@ async function configureVm(
   await retryOnKinds(ctx, core.deps, core.lockRetry, ["locked", "lock_timeout", "unreachable"], () =>
     core.driver.setConfig(ctx, spec.vmid, values),
   );
+  return values;
 }
 
 async function resizeIfAsked(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec, config: PveConfig) {
@@ -242,7 +246,11 @@ async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid:
   await deleteSnippetsOf(core.snippets, vmid).catch(() => undefined);
 }
 
-export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): Promise<void> {
+/**
+ * Provisions the VM and answers with what it knows of it, without asking Proxmox again: a clone
+ * is created stopped and nothing here starts it, and the name and tags are the ones just written.
+ */
+export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): Promise<VmInfo> {
   const templateVmid = validateProvisionSpec(core, ctx, spec);
   // No "is the VMID free?" read first: Proxmox refuses a clone onto an existing VMID under the
   // target's flock (`config file already exists`), which a read before it could only race with.
@@ -284,11 +292,13 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
     // VMID: scanning the directory here too would cost every provision a readdir for a rare case.
     const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
     // The settled config was read just now; nothing of ours changed it since (no second GET).
-    await configureVm(core, ctx, spec, snippet, settled);
+    const written = await configureVm(core, ctx, spec, snippet, settled);
     if (spec.network.firewallGroup !== undefined) {
       await applyFirewallGroup(core, ctx, spec.vmid, spec.network.firewallGroup);
     }
     await resizeIfAsked(core, ctx, spec, settled);
+    core.firstBoot.remember(spec.vmid, bootFactsOf({ ...settled, ...written }));
+    return { vmid: spec.vmid, name: spec.name, state: "stopped", owned: true, tags: parseTags(written.tags) };
   } catch (err) {
     await cleanupFailedProvision(core, ctx, spec.vmid);
     throw err;
