@@ -7,7 +7,14 @@ import {
 } from "@agentlab/api";
 import { InvalidArgumentError } from "@agentlab/core";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { AdoptionHint, BackendInfo, VmPowerState as BackendPowerState, ProvisionSpec, VmInfo } from "./backend.js";
+import type {
+  AdoptionHint,
+  BackendInfo,
+  VmPowerState as BackendPowerState,
+  GuestAddress,
+  ProvisionSpec,
+  VmInfo,
+} from "./backend.js";
 
 /** Conversions between the RunnerService messages and the Backend's types, both ways where needed. */
 
@@ -52,6 +59,11 @@ export function vmToProto(vm: VmInfo): MessageInitShape<typeof VmSchema> {
     tags: [...vm.tags],
     lock: vm.lock ?? "",
   };
+}
+
+/** The fields of both GuestAddress and WaitGuestIpResponse. */
+export function guestAddressToProto(address: GuestAddress): { ipv4: string; ipv6: string; mac: string } {
+  return { ipv4: address.ipv4 ?? "", ipv6: address.ipv6 ?? "", mac: address.mac ?? "" };
 }
 
 export function infoToProto(info: BackendInfo, runnerVersion: string): MessageInitShape<typeof GetInfoResponseSchema> {

@@ -6,7 +6,13 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import type { Backend, CallContext } from "./backend.js";
 import { toDomainError } from "./backend-error-mapping.js";
 import { RequestIdCache, type RequestIdCacheOptions } from "./request-id-cache.js";
-import { adoptionHintFromRequest, infoToProto, provisionSpecFromRequest, vmToProto } from "./runner-proto-mapping.js";
+import {
+  adoptionHintFromRequest,
+  guestAddressToProto,
+  infoToProto,
+  provisionSpecFromRequest,
+  vmToProto,
+} from "./runner-proto-mapping.js";
 
 export type RunnerMethod = keyof (typeof RunnerService)["method"];
 
@@ -58,10 +64,10 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
   const deadlines = { ...DEFAULT_DEADLINES_MS, ...deps.defaultDeadlineMs };
   const cache = new RequestIdCache({ ...deps.requestIdCache, now });
 
-  const callContext = (method: RunnerMethod, context: HandlerContext, requestId: string): CallContext => ({
+  const callContext = (context: HandlerContext, requestId: string, defaultDeadlineMs: number): CallContext => ({
     requestId,
     // Connect hands the handler what is left of the caller's deadline.
-    deadline: now() + (context.timeoutMs() ?? deadlines[method]),
+    deadline: now() + (context.timeoutMs() ?? defaultDeadlineMs),
     signal: context.signal,
   });
 
@@ -70,8 +76,9 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
     context: HandlerContext,
     requestId: string,
     work: (ctx: CallContext) => Promise<T>,
+    defaultDeadlineMs = deadlines[method],
   ): Promise<T> => {
-    const ctx = callContext(method, context, requestId);
+    const ctx = callContext(context, requestId, defaultDeadlineMs);
     try {
       return await work(ctx);
     } catch (err) {
@@ -94,6 +101,7 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
     req: MessageShape<Desc> & { requestId: string },
     context: HandlerContext,
     work: (ctx: CallContext) => Promise<T>,
+    defaultDeadlineMs = deadlines[method],
   ): Promise<T> => {
     if (req.requestId === "") {
       throw new InvalidArgumentError({
@@ -103,7 +111,7 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
       });
     }
     const fingerprint = `${method}:${createHash("sha256").update(toBinary(schema, req)).digest("hex")}`;
-    return cache.run(req.requestId, fingerprint, () => call(method, context, req.requestId, work));
+    return cache.run(req.requestId, fingerprint, () => call(method, context, req.requestId, work, defaultDeadlineMs));
   };
 
   return (router) => {
@@ -121,10 +129,20 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
 
       startVm: async (req, context) => {
         requireVmid(req.vmid);
-        return mutate("startVm", RunnerService.method.startVm.input, req, context, async (ctx) => {
-          await backend.start(ctx, req.vmid);
-          return {};
-        });
+        // Without a deadline from the caller, starting and then waiting get the time of both calls.
+        const defaultDeadlineMs = deadlines.startVm + (req.waitGuestIp ? deadlines.waitGuestIp : 0);
+        return mutate(
+          "startVm",
+          RunnerService.method.startVm.input,
+          req,
+          context,
+          async (ctx) => {
+            await backend.start(ctx, req.vmid);
+            if (!req.waitGuestIp) return {};
+            return { address: guestAddressToProto(await backend.waitGuestIp(ctx, req.vmid)) };
+          },
+          defaultDeadlineMs,
+        );
       },
 
       stopVm: async (req, context) => {
@@ -152,8 +170,7 @@ export function runnerRoutes(deps: RunnerRoutesDeps): (router: ConnectRouter) =>
       waitGuestIp: async (req, context) => {
         requireVmid(req.vmid);
         return read("waitGuestIp", context, async (ctx) => {
-          const address = await backend.waitGuestIp(ctx, req.vmid);
-          return { ipv4: address.ipv4 ?? "", ipv6: address.ipv6 ?? "", mac: address.mac ?? "" };
+          return guestAddressToProto(await backend.waitGuestIp(ctx, req.vmid));
         });
       },
 

@@ -94,7 +94,8 @@ describe("RunnerService routes over a real local backend", () => {
     expect(provisioned.vm).toMatchObject({ vmid: 4101, name: "routes-a", state: VmPowerState.STOPPED, owned: true });
     expect(provisioned.vm?.tags).toContain(OWNER_TAG);
 
-    await client.startVm({ requestId: rid(), vmid: 4101 });
+    // Without wait_guest_ip the answer carries no address: the caller asks with WaitGuestIp.
+    expect((await client.startVm({ requestId: rid(), vmid: 4101 })).address).toBeUndefined();
     expect((await client.getVmStatus({ vmid: 4101 })).vm?.state).toBe(VmPowerState.RUNNING);
     expect(await client.waitGuestIp({ vmid: 4101 })).toMatchObject({ ipv4: "127.0.0.1", ipv6: "", mac: "" });
 
@@ -107,6 +108,33 @@ describe("RunnerService routes over a real local backend", () => {
     expect((await client.destroyVm({ requestId: rid(), vmid: 4101 })).alreadyGone).toBe(false);
     expect((await client.destroyVm({ requestId: rid(), vmid: 4101 })).alreadyGone).toBe(true);
     await expectCode(client.getVmStatus({ vmid: 4101 }), Code.NotFound);
+  });
+
+  it("StartVm with wait_guest_ip starts the VM and answers with its address, within one deadline", async () => {
+    await client.provisionVm({
+      requestId: rid(),
+      vmid: 4104,
+      name: "routes-boot",
+      network: { localMode: "none" },
+      bootstrapJson: JSON.stringify({ vmid: 4104 }),
+      ownerTag: OWNER_TAG,
+    });
+    seen.length = 0;
+    const started = await client.startVm({ requestId: "boot-4104", vmid: 4104, waitGuestIp: true });
+    expect(started.address).toMatchObject({ ipv4: "127.0.0.1", ipv6: "", mac: "" });
+    expect(seen.map((s) => s.method)).toEqual(["start", "waitGuestIp"]);
+    // No deadline from the caller: starting and waiting get both calls' defaults, shared.
+    expect(seen[0]?.ctx.deadline).toBe(NOW + DEFAULT_DEADLINES_MS.startVm + DEFAULT_DEADLINES_MS.waitGuestIp);
+    expect(seen[1]?.ctx).toBe(seen[0]?.ctx);
+
+    // A retry answers from the request-id cache; the same id without the flag is another request.
+    seen.length = 0;
+    expect((await client.startVm({ requestId: "boot-4104", vmid: 4104, waitGuestIp: true })).address?.ipv4).toBe(
+      "127.0.0.1",
+    );
+    expect(seen).toEqual([]);
+    await expectCode(client.startVm({ requestId: "boot-4104", vmid: 4104 }), Code.InvalidArgument);
+    await client.destroyVm({ requestId: rid(), vmid: 4104 });
   });
 
   it("creates, attaches, detaches and deletes a volume", async () => {

@@ -21,7 +21,7 @@ import type { ProfileRegistry } from "../profiles/profile-registry.js";
 import type { RunnerHandle, RunnerPool } from "../runners/runner-pool.js";
 import { issueBootstrapDocument } from "../tokens/bootstrap-data.js";
 import { detachWorkspacesOfSandbox } from "../workspaces/workspace-store.js";
-import { errorText, untilDeadline } from "./runner-call.js";
+import { errorText } from "./runner-call.js";
 import { checkAdmission } from "./sandbox-admission.js";
 import { adoptionHintFor } from "./sandbox-adoption.js";
 import { checkSandboxName, checkTtlMinutes, defaultSandboxName } from "./sandbox-names.js";
@@ -40,6 +40,7 @@ import {
   updateSandbox,
 } from "./sandbox-store.js";
 import { moveSandbox, type SandboxStateContext, transitionSandbox } from "./sandbox-transitions.js";
+import { bootVm } from "./vm-boot.js";
 import { allocateVmid } from "./vmid-allocator.js";
 
 export interface SandboxLifecycleDeps extends SandboxStateContext {
@@ -281,12 +282,13 @@ export class SandboxLifecycle {
     const deadline = now() + this.deps.policy.bootTimeoutMs;
     transitionSandbox(this.deps, record.vmid, "STOPPED", "BOOTING");
     try {
-      await runner.client.startVm(
+      const ip = await bootVm(
+        runner.client,
         { requestId: `start-${record.vmid}-${randomUUID()}`, vmid: record.vmid },
-        untilDeadline(deadline, now()),
+        deadline,
+        now,
       );
-      const address = await runner.client.waitGuestIp({ vmid: record.vmid }, untilDeadline(deadline, now()));
-      return transitionSandbox(this.deps, record.vmid, "BOOTING", "READY", { ip: address.ipv4 || address.ipv6 });
+      return transitionSandbox(this.deps, record.vmid, "BOOTING", "READY", { ip });
     } catch (err) {
       moveSandbox(this.deps, record.vmid, "FAILED", { reason: `start failed: ${errorText(err)}` });
       throw err;

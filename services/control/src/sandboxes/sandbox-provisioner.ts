@@ -1,6 +1,6 @@
 /**
  * Brings a REQUESTED sandbox up through its runner: PROVISIONING (clone, configure, bootstrap data)
- * → BOOTING (start, wait for the guest's address) → READY. Every step has a deadline and leaves an
+ * → BOOTING (start, wait for the guest's address: one call, vm-boot.ts) → READY. Every step has a deadline and leaves an
  * event. On failure the sandbox ends FAILED with the reason, and only what we created is destroyed
  * (a VMID the hypervisor already had is left alone and skipped).
  */
@@ -17,6 +17,7 @@ import type { SandboxPolicy } from "./sandbox-policy.js";
 import { ownerTagFor } from "./sandbox-policy.js";
 import type { SandboxRecord } from "./sandbox-record.js";
 import { moveSandbox, type SandboxStateContext, transitionSandbox } from "./sandbox-transitions.js";
+import { bootVm } from "./vm-boot.js";
 
 export interface ProvisionDeps extends SandboxStateContext {
   policy: SandboxPolicy;
@@ -97,20 +98,18 @@ export async function provisionSandbox(deps: ProvisionDeps, input: ProvisionInpu
     }
     transitionSandbox(deps, vmid, "PROVISIONING", "BOOTING", jobOpt);
     const bootDeadline = now() + deps.policy.bootTimeoutMs;
-    try {
-      await runner.client.startVm(
-        { requestId: `start-${vmid}-${record.createdAt}`, vmid },
-        untilDeadline(bootDeadline, now(), signal),
-      );
-    } catch (err) {
-      throw new StepError("starting the VM", err);
-    }
     let ip: string;
     try {
-      const address = await runner.client.waitGuestIp({ vmid }, untilDeadline(bootDeadline, now(), signal));
-      ip = address.ipv4 || address.ipv6;
+      ip = await bootVm(
+        runner.client,
+        { requestId: `start-${vmid}-${record.createdAt}`, vmid },
+        bootDeadline,
+        now,
+        signal,
+      );
     } catch (err) {
-      throw new StepError("waiting for the guest's address", err);
+      // The runner's text says which half failed: the start task, or the guest's address.
+      throw new StepError("booting the VM", err);
     }
     return transitionSandbox(deps, vmid, "BOOTING", "READY", { ...jobOpt, ip });
   } catch (err) {

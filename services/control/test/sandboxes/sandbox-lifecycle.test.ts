@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { SandboxSelectorSchema, SandboxState } from "@agentlab/api";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ControlHarness, startControlHarness } from "../support/control-harness.js";
 
@@ -66,6 +66,41 @@ describe("sandbox lifecycle through control and a real local runner", () => {
       "BOOTING -> READY",
       "READY -> DESTROYED",
     ]);
+  });
+
+  it("boots with one runner call, and still boots through a runner that predates wait_guest_ip", async () => {
+    const calls: string[] = [];
+    const counting: Interceptor = (next) => async (req) => {
+      calls.push(req.method.name);
+      return next(req);
+    };
+    // A runner from before the field ignores it and answers StartVm without an address.
+    const older: Interceptor = (next) => async (req) => {
+      const res = await next(req);
+      if (req.method.name === "StartVm" && !res.stream) (res.message as { address?: unknown }).address = undefined;
+      return res;
+    };
+    for (const [interceptors, expected] of [
+      [[counting], ["ProvisionVm", "StartVm"]],
+      [[counting, older], ["ProvisionVm", "StartVm", "WaitGuestIp"]],
+    ] as const) {
+      const harness = await startControlHarness({ runnerInterceptors: [...interceptors] });
+      try {
+        calls.length = 0;
+        const { sandbox } = await harness.clients.sandboxes.createSandbox({ profile: "local-test" });
+        expect(sandbox?.state).toBe(SandboxState.READY);
+        expect(sandbox?.ip).toBe("127.0.0.1");
+        expect(calls).toEqual(expected);
+        // StartSandbox of a stopped sandbox boots the same way.
+        await harness.clients.sandboxes.stopSandbox({ sandbox: byVmid(sandbox?.vmid ?? 0) });
+        calls.length = 0;
+        const started = await harness.clients.sandboxes.startSandbox({ sandbox: byVmid(sandbox?.vmid ?? 0) });
+        expect(started.sandbox?.ip).toBe("127.0.0.1");
+        expect(calls).toEqual(expected.slice(1));
+      } finally {
+        await harness.close();
+      }
+    }
   });
 
   it("refuses duplicate live names, all-digit names, unknown profiles and bad TTLs with clear codes", async () => {

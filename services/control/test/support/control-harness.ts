@@ -70,7 +70,12 @@ export interface ControlHarness {
 }
 
 export async function startControlHarness(
-  options: { profiles?: Record<string, string>; config?: Record<string, unknown> } = {},
+  options: {
+    profiles?: Record<string, string>;
+    config?: Record<string, unknown>;
+    /** Run inside the runner's router, after the error mapping: to watch or alter what it answers. */
+    runnerInterceptors?: Interceptor[];
+  } = {},
 ): Promise<ControlHarness> {
   const dir = mkdtempSync(join(tmpdir(), "agentlab-control-"));
   // Sandboxes start as an unprivileged uid that must be able to pass through to their directories.
@@ -94,7 +99,9 @@ export async function startControlHarness(
   });
   // The same error mapping the real listeners apply, so domain errors arrive with their codes.
   const routerOptions = { router: { interceptors: [createErrorMappingInterceptor(), logUnexpectedErrors] } };
-  const runnerTransport = createRouterTransport(runnerRoutes({ backend, runnerVersion: "test" }), routerOptions);
+  const runnerTransport = createRouterTransport(runnerRoutes({ backend, runnerVersion: "test" }), {
+    router: { interceptors: [...routerOptions.router.interceptors, ...(options.runnerInterceptors ?? [])] },
+  });
   const app = createControlApp({
     config,
     db,

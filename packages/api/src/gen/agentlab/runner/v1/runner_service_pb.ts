@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentlab/runner/v1/runner_service.proto.
  */
 export const file_agentlab_runner_v1_runner_service: GenFile = /*@__PURE__*/
-  fileDesc("CidhZ2VudGxhYi9ydW5uZXIvdjEvcnVubmVyX3NlcnZpY2UucHJvdG8SEmFnZW50bGFiLnJ1bm5lci52MSJ8CgJWbRIMCgR2bWlkGAEgASgFEgwKBG5hbWUYAiABKAkSLwoFc3RhdGUYAyABKA4yIC5hZ2VudGxhYi5ydW5uZXIudjEuVm1Qb3dlclN0YXRlEg0KBW93bmVkGAQgASgIEgwKBHRhZ3MYBSADKAkSDAoEbG9jaxgGIAEoCSJSCghDYXBhY2l0eRINCgVjb3JlcxgBIAEoBRIRCgltZW1vcnlfbWIYAiABKAUSEwoLcnVubmluZ192bXMYAyABKAUSDwoHbWF4X3ZtcxgEIAEoBSIQCg5HZXRJbmZvUmVxdWVzdCKZAQoPR2V0SW5mb1Jlc3BvbnNlEhQKDGJhY2tlbmRfa2luZBgBIAEoCRIMCgRub2RlGAIgASgJEhoKEmh5cGVydmlzb3JfdmVyc2lvbhgDIAEoCRIWCg5ydW5uZXJfdmVyc2lvbhgEIAEoCRIuCghjYXBhY2l0eRgFIAEoCzIcLmFnZW50bGFiLnJ1bm5lci52MS5DYXBhY2l0eSJ8CgtOZXR3b3JrU3BlYxIOCgZicmlkZ2UYASABKAkSDQoFbW9kZWwYAiABKAkSFgoOZmlyZXdhbGxfZ3JvdXAYAyABKAkSEgoKbG9jYWxfbW9kZRgEIAEoCRIVCghmaXJld2FsbBgFIAEoCEgAiAEBQgsKCV9maXJld2FsbCKeAgoSUHJvdmlzaW9uVm1SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIMCgRuYW1lGAMgASgJEhUKDXRlbXBsYXRlX3ZtaWQYBCABKAUSDQoFY29yZXMYBSABKAUSEQoJbWVtb3J5X21iGAYgASgFEjAKB25ldHdvcmsYByABKAsyHy5hZ2VudGxhYi5ydW5uZXIudjEuTmV0d29ya1NwZWMSFAoMcm9vdF9zaXplX2diGAggASgFEhYKDmJvb3RzdHJhcF9qc29uGAkgASgJEhEKCW93bmVyX3RhZxgKIAEoCRITCgtkZXNjcmlwdGlvbhgLIAEoCRIXCg9yZWFkX29ubHlfcGF0aHMYDCADKAkiOQoTUHJvdmlzaW9uVm1SZXNwb25zZRIiCgJ2bRgBIAEoCzIWLmFnZW50bGFiLnJ1bm5lci52MS5WbSIcCgxBZG9wdGlvbkhpbnQSDAoEbmFtZRgBIAEoCSIyCg5TdGFydFZtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUiEQoPU3RhcnRWbVJlc3BvbnNlImIKDVN0b3BWbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIMCgR2bWlkGAIgASgFEi8KBWFkb3B0GAMgASgLMiAuYWdlbnRsYWIucnVubmVyLnYxLkFkb3B0aW9uSGludCIQCg5TdG9wVm1SZXNwb25zZSJlChBEZXN0cm95Vm1SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIvCgVhZG9wdBgDIAEoCzIgLmFnZW50bGFiLnJ1bm5lci52MS5BZG9wdGlvbkhpbnQiKQoRRGVzdHJveVZtUmVzcG9uc2USFAoMYWxyZWFkeV9nb25lGAEgASgIIiIKEkdldFZtU3RhdHVzUmVxdWVzdBIMCgR2bWlkGAEgASgFIjkKE0dldFZtU3RhdHVzUmVzcG9uc2USIgoCdm0YASABKAsyFi5hZ2VudGxhYi5ydW5uZXIudjEuVm0iIgoSV2FpdEd1ZXN0SXBSZXF1ZXN0EgwKBHZtaWQYASABKAUiPgoTV2FpdEd1ZXN0SXBSZXNwb25zZRIMCgRpcHY0GAEgASgJEgwKBGlwdjYYAiABKAkSCwoDbWFjGAMgASgJIikKDkxpc3RWbXNSZXF1ZXN0EhcKD2luY2x1ZGVfZm9yZWlnbhgBIAEoCCI2Cg9MaXN0Vm1zUmVzcG9uc2USIwoDdm1zGAEgAygLMhYuYWdlbnRsYWIucnVubmVyLnYxLlZtIkcKFUNyZWF0ZVNuYXBzaG90UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUSDAoEbmFtZRgDIAEoCSIYChZDcmVhdGVTbmFwc2hvdFJlc3BvbnNlIkkKF1JvbGxiYWNrU25hcHNob3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIMCgRuYW1lGAMgASgJIhoKGFJvbGxiYWNrU25hcHNob3RSZXNwb25zZSJHChVEZWxldGVTbmFwc2hvdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIMCgR2bWlkGAIgASgFEgwKBG5hbWUYAyABKAkiGAoWRGVsZXRlU25hcHNob3RSZXNwb25zZSJZChNDcmVhdGVWb2x1bWVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDwoHc3RvcmFnZRgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB3NpemVfZ2IYBCABKAUiJQoUQ3JlYXRlVm9sdW1lUmVzcG9uc2USDQoFdm9saWQYASABKAkiVAoTQXR0YWNoVm9sdW1lUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUSDQoFdm9saWQYAyABKAkSDAoEc2xvdBgEIAEoCSIWChRBdHRhY2hWb2x1bWVSZXNwb25zZSJFChNEZXRhY2hWb2x1bWVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIMCgRzbG90GAMgASgJIhYKFERldGFjaFZvbHVtZVJlc3BvbnNlIjgKE0RlbGV0ZVZvbHVtZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgV2b2xpZBgCIAEoCSIWChREZWxldGVWb2x1bWVSZXNwb25zZSIwChdWYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBIVCg10ZW1wbGF0ZV92bWlkGAEgASgFIjgKGFZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZRIKCgJvaxgBIAEoCBIQCghwcm9ibGVtcxgCIAMoCSqdAQoMVm1Qb3dlclN0YXRlEh4KGlZNX1BPV0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWVk1fUE9XRVJfU1RBVEVfUlVOTklORxABEhoKFlZNX1BPV0VSX1NUQVRFX1NUT1BQRUQQAhIZChVWTV9QT1dFUl9TVEFURV9QQVVTRUQQAxIaChZWTV9QT1dFUl9TVEFURV9VTktOT1dOEAQykgwKDVJ1bm5lclNlcnZpY2USUgoHR2V0SW5mbxIiLmFnZW50bGFiLnJ1bm5lci52MS5HZXRJbmZvUmVxdWVzdBojLmFnZW50bGFiLnJ1bm5lci52MS5HZXRJbmZvUmVzcG9uc2USXgoLUHJvdmlzaW9uVm0SJi5hZ2VudGxhYi5ydW5uZXIudjEuUHJvdmlzaW9uVm1SZXF1ZXN0GicuYWdlbnRsYWIucnVubmVyLnYxLlByb3Zpc2lvblZtUmVzcG9uc2USUgoHU3RhcnRWbRIiLmFnZW50bGFiLnJ1bm5lci52MS5TdGFydFZtUmVxdWVzdBojLmFnZW50bGFiLnJ1bm5lci52MS5TdGFydFZtUmVzcG9uc2USTwoGU3RvcFZtEiEuYWdlbnRsYWIucnVubmVyLnYxLlN0b3BWbVJlcXVlc3QaIi5hZ2VudGxhYi5ydW5uZXIudjEuU3RvcFZtUmVzcG9uc2USWAoJRGVzdHJveVZtEiQuYWdlbnRsYWIucnVubmVyLnYxLkRlc3Ryb3lWbVJlcXVlc3QaJS5hZ2VudGxhYi5ydW5uZXIudjEuRGVzdHJveVZtUmVzcG9uc2USXgoLR2V0Vm1TdGF0dXMSJi5hZ2VudGxhYi5ydW5uZXIudjEuR2V0Vm1TdGF0dXNSZXF1ZXN0GicuYWdlbnRsYWIucnVubmVyLnYxLkdldFZtU3RhdHVzUmVzcG9uc2USXgoLV2FpdEd1ZXN0SXASJi5hZ2VudGxhYi5ydW5uZXIudjEuV2FpdEd1ZXN0SXBSZXF1ZXN0GicuYWdlbnRsYWIucnVubmVyLnYxLldhaXRHdWVzdElwUmVzcG9uc2USUgoHTGlzdFZtcxIiLmFnZW50bGFiLnJ1bm5lci52MS5MaXN0Vm1zUmVxdWVzdBojLmFnZW50bGFiLnJ1bm5lci52MS5MaXN0Vm1zUmVzcG9uc2USZwoOQ3JlYXRlU25hcHNob3QSKS5hZ2VudGxhYi5ydW5uZXIudjEuQ3JlYXRlU25hcHNob3RSZXF1ZXN0GiouYWdlbnRsYWIucnVubmVyLnYxLkNyZWF0ZVNuYXBzaG90UmVzcG9uc2USbQoQUm9sbGJhY2tTbmFwc2hvdBIrLmFnZW50bGFiLnJ1bm5lci52MS5Sb2xsYmFja1NuYXBzaG90UmVxdWVzdBosLmFnZW50bGFiLnJ1bm5lci52MS5Sb2xsYmFja1NuYXBzaG90UmVzcG9uc2USZwoORGVsZXRlU25hcHNob3QSKS5hZ2VudGxhYi5ydW5uZXIudjEuRGVsZXRlU25hcHNob3RSZXF1ZXN0GiouYWdlbnRsYWIucnVubmVyLnYxLkRlbGV0ZVNuYXBzaG90UmVzcG9uc2USYQoMQ3JlYXRlVm9sdW1lEicuYWdlbnRsYWIucnVubmVyLnYxLkNyZWF0ZVZvbHVtZVJlcXVlc3QaKC5hZ2VudGxhYi5ydW5uZXIudjEuQ3JlYXRlVm9sdW1lUmVzcG9uc2USYQoMQXR0YWNoVm9sdW1lEicuYWdlbnRsYWIucnVubmVyLnYxLkF0dGFjaFZvbHVtZVJlcXVlc3QaKC5hZ2VudGxhYi5ydW5uZXIudjEuQXR0YWNoVm9sdW1lUmVzcG9uc2USYQoMRGV0YWNoVm9sdW1lEicuYWdlbnRsYWIucnVubmVyLnYxLkRldGFjaFZvbHVtZVJlcXVlc3QaKC5hZ2VudGxhYi5ydW5uZXIudjEuRGV0YWNoVm9sdW1lUmVzcG9uc2USYQoMRGVsZXRlVm9sdW1lEicuYWdlbnRsYWIucnVubmVyLnYxLkRlbGV0ZVZvbHVtZVJlcXVlc3QaKC5hZ2VudGxhYi5ydW5uZXIudjEuRGVsZXRlVm9sdW1lUmVzcG9uc2USbQoQVmFsaWRhdGVUZW1wbGF0ZRIrLmFnZW50bGFiLnJ1bm5lci52MS5WYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBosLmFnZW50bGFiLnJ1bm5lci52MS5WYWxpZGF0ZVRlbXBsYXRlUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CidhZ2VudGxhYi9ydW5uZXIvdjEvcnVubmVyX3NlcnZpY2UucHJvdG8SEmFnZW50bGFiLnJ1bm5lci52MSJ8CgJWbRIMCgR2bWlkGAEgASgFEgwKBG5hbWUYAiABKAkSLwoFc3RhdGUYAyABKA4yIC5hZ2VudGxhYi5ydW5uZXIudjEuVm1Qb3dlclN0YXRlEg0KBW93bmVkGAQgASgIEgwKBHRhZ3MYBSADKAkSDAoEbG9jaxgGIAEoCSJSCghDYXBhY2l0eRINCgVjb3JlcxgBIAEoBRIRCgltZW1vcnlfbWIYAiABKAUSEwoLcnVubmluZ192bXMYAyABKAUSDwoHbWF4X3ZtcxgEIAEoBSIQCg5HZXRJbmZvUmVxdWVzdCKZAQoPR2V0SW5mb1Jlc3BvbnNlEhQKDGJhY2tlbmRfa2luZBgBIAEoCRIMCgRub2RlGAIgASgJEhoKEmh5cGVydmlzb3JfdmVyc2lvbhgDIAEoCRIWCg5ydW5uZXJfdmVyc2lvbhgEIAEoCRIuCghjYXBhY2l0eRgFIAEoCzIcLmFnZW50bGFiLnJ1bm5lci52MS5DYXBhY2l0eSJ8CgtOZXR3b3JrU3BlYxIOCgZicmlkZ2UYASABKAkSDQoFbW9kZWwYAiABKAkSFgoOZmlyZXdhbGxfZ3JvdXAYAyABKAkSEgoKbG9jYWxfbW9kZRgEIAEoCRIVCghmaXJld2FsbBgFIAEoCEgAiAEBQgsKCV9maXJld2FsbCKeAgoSUHJvdmlzaW9uVm1SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIMCgRuYW1lGAMgASgJEhUKDXRlbXBsYXRlX3ZtaWQYBCABKAUSDQoFY29yZXMYBSABKAUSEQoJbWVtb3J5X21iGAYgASgFEjAKB25ldHdvcmsYByABKAsyHy5hZ2VudGxhYi5ydW5uZXIudjEuTmV0d29ya1NwZWMSFAoMcm9vdF9zaXplX2diGAggASgFEhYKDmJvb3RzdHJhcF9qc29uGAkgASgJEhEKCW93bmVyX3RhZxgKIAEoCRITCgtkZXNjcmlwdGlvbhgLIAEoCRIXCg9yZWFkX29ubHlfcGF0aHMYDCADKAkiOQoTUHJvdmlzaW9uVm1SZXNwb25zZRIiCgJ2bRgBIAEoCzIWLmFnZW50bGFiLnJ1bm5lci52MS5WbSIcCgxBZG9wdGlvbkhpbnQSDAoEbmFtZRgBIAEoCSJJCg5TdGFydFZtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUSFQoNd2FpdF9ndWVzdF9pcBgDIAEoCCJECg9TdGFydFZtUmVzcG9uc2USMQoHYWRkcmVzcxgBIAEoCzIgLmFnZW50bGFiLnJ1bm5lci52MS5HdWVzdEFkZHJlc3MiNwoMR3Vlc3RBZGRyZXNzEgwKBGlwdjQYASABKAkSDAoEaXB2NhgCIAEoCRILCgNtYWMYAyABKAkiYgoNU3RvcFZtUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUSLwoFYWRvcHQYAyABKAsyIC5hZ2VudGxhYi5ydW5uZXIudjEuQWRvcHRpb25IaW50IhAKDlN0b3BWbVJlc3BvbnNlImUKEERlc3Ryb3lWbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIMCgR2bWlkGAIgASgFEi8KBWFkb3B0GAMgASgLMiAuYWdlbnRsYWIucnVubmVyLnYxLkFkb3B0aW9uSGludCIpChFEZXN0cm95Vm1SZXNwb25zZRIUCgxhbHJlYWR5X2dvbmUYASABKAgiIgoSR2V0Vm1TdGF0dXNSZXF1ZXN0EgwKBHZtaWQYASABKAUiOQoTR2V0Vm1TdGF0dXNSZXNwb25zZRIiCgJ2bRgBIAEoCzIWLmFnZW50bGFiLnJ1bm5lci52MS5WbSIiChJXYWl0R3Vlc3RJcFJlcXVlc3QSDAoEdm1pZBgBIAEoBSI+ChNXYWl0R3Vlc3RJcFJlc3BvbnNlEgwKBGlwdjQYASABKAkSDAoEaXB2NhgCIAEoCRILCgNtYWMYAyABKAkiKQoOTGlzdFZtc1JlcXVlc3QSFwoPaW5jbHVkZV9mb3JlaWduGAEgASgIIjYKD0xpc3RWbXNSZXNwb25zZRIjCgN2bXMYASADKAsyFi5hZ2VudGxhYi5ydW5uZXIudjEuVm0iRwoVQ3JlYXRlU25hcHNob3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRIMCgRuYW1lGAMgASgJIhgKFkNyZWF0ZVNuYXBzaG90UmVzcG9uc2UiSQoXUm9sbGJhY2tTbmFwc2hvdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIMCgR2bWlkGAIgASgFEgwKBG5hbWUYAyABKAkiGgoYUm9sbGJhY2tTbmFwc2hvdFJlc3BvbnNlIkcKFURlbGV0ZVNuYXBzaG90UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHZtaWQYAiABKAUSDAoEbmFtZRgDIAEoCSIYChZEZWxldGVTbmFwc2hvdFJlc3BvbnNlIlkKE0NyZWF0ZVZvbHVtZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIPCgdzdG9yYWdlGAIgASgJEgwKBG5hbWUYAyABKAkSDwoHc2l6ZV9nYhgEIAEoBSIlChRDcmVhdGVWb2x1bWVSZXNwb25zZRINCgV2b2xpZBgBIAEoCSJUChNBdHRhY2hWb2x1bWVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDAoEdm1pZBgCIAEoBRINCgV2b2xpZBgDIAEoCRIMCgRzbG90GAQgASgJIhYKFEF0dGFjaFZvbHVtZVJlc3BvbnNlIkUKE0RldGFjaFZvbHVtZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIMCgR2bWlkGAIgASgFEgwKBHNsb3QYAyABKAkiFgoURGV0YWNoVm9sdW1lUmVzcG9uc2UiOAoTRGVsZXRlVm9sdW1lUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBXZvbGlkGAIgASgJIhYKFERlbGV0ZVZvbHVtZVJlc3BvbnNlIjAKF1ZhbGlkYXRlVGVtcGxhdGVSZXF1ZXN0EhUKDXRlbXBsYXRlX3ZtaWQYASABKAUiOAoYVmFsaWRhdGVUZW1wbGF0ZVJlc3BvbnNlEgoKAm9rGAEgASgIEhAKCHByb2JsZW1zGAIgAygJKp0BCgxWbVBvd2VyU3RhdGUSHgoaVk1fUE9XRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZWTV9QT1dFUl9TVEFURV9SVU5OSU5HEAESGgoWVk1fUE9XRVJfU1RBVEVfU1RPUFBFRBACEhkKFVZNX1BPV0VSX1NUQVRFX1BBVVNFRBADEhoKFlZNX1BPV0VSX1NUQVRFX1VOS05PV04QBDKSDAoNUnVubmVyU2VydmljZRJSCgdHZXRJbmZvEiIuYWdlbnRsYWIucnVubmVyLnYxLkdldEluZm9SZXF1ZXN0GiMuYWdlbnRsYWIucnVubmVyLnYxLkdldEluZm9SZXNwb25zZRJeCgtQcm92aXNpb25WbRImLmFnZW50bGFiLnJ1bm5lci52MS5Qcm92aXNpb25WbVJlcXVlc3QaJy5hZ2VudGxhYi5ydW5uZXIudjEuUHJvdmlzaW9uVm1SZXNwb25zZRJSCgdTdGFydFZtEiIuYWdlbnRsYWIucnVubmVyLnYxLlN0YXJ0Vm1SZXF1ZXN0GiMuYWdlbnRsYWIucnVubmVyLnYxLlN0YXJ0Vm1SZXNwb25zZRJPCgZTdG9wVm0SIS5hZ2VudGxhYi5ydW5uZXIudjEuU3RvcFZtUmVxdWVzdBoiLmFnZW50bGFiLnJ1bm5lci52MS5TdG9wVm1SZXNwb25zZRJYCglEZXN0cm95Vm0SJC5hZ2VudGxhYi5ydW5uZXIudjEuRGVzdHJveVZtUmVxdWVzdBolLmFnZW50bGFiLnJ1bm5lci52MS5EZXN0cm95Vm1SZXNwb25zZRJeCgtHZXRWbVN0YXR1cxImLmFnZW50bGFiLnJ1bm5lci52MS5HZXRWbVN0YXR1c1JlcXVlc3QaJy5hZ2VudGxhYi5ydW5uZXIudjEuR2V0Vm1TdGF0dXNSZXNwb25zZRJeCgtXYWl0R3Vlc3RJcBImLmFnZW50bGFiLnJ1bm5lci52MS5XYWl0R3Vlc3RJcFJlcXVlc3QaJy5hZ2VudGxhYi5ydW5uZXIudjEuV2FpdEd1ZXN0SXBSZXNwb25zZRJSCgdMaXN0Vm1zEiIuYWdlbnRsYWIucnVubmVyLnYxLkxpc3RWbXNSZXF1ZXN0GiMuYWdlbnRsYWIucnVubmVyLnYxLkxpc3RWbXNSZXNwb25zZRJnCg5DcmVhdGVTbmFwc2hvdBIpLmFnZW50bGFiLnJ1bm5lci52MS5DcmVhdGVTbmFwc2hvdFJlcXVlc3QaKi5hZ2VudGxhYi5ydW5uZXIudjEuQ3JlYXRlU25hcHNob3RSZXNwb25zZRJtChBSb2xsYmFja1NuYXBzaG90EisuYWdlbnRsYWIucnVubmVyLnYxLlJvbGxiYWNrU25hcHNob3RSZXF1ZXN0GiwuYWdlbnRsYWIucnVubmVyLnYxLlJvbGxiYWNrU25hcHNob3RSZXNwb25zZRJnCg5EZWxldGVTbmFwc2hvdBIpLmFnZW50bGFiLnJ1bm5lci52MS5EZWxldGVTbmFwc2hvdFJlcXVlc3QaKi5hZ2VudGxhYi5ydW5uZXIudjEuRGVsZXRlU25hcHNob3RSZXNwb25zZRJhCgxDcmVhdGVWb2x1bWUSJy5hZ2VudGxhYi5ydW5uZXIudjEuQ3JlYXRlVm9sdW1lUmVxdWVzdBooLmFnZW50bGFiLnJ1bm5lci52MS5DcmVhdGVWb2x1bWVSZXNwb25zZRJhCgxBdHRhY2hWb2x1bWUSJy5hZ2VudGxhYi5ydW5uZXIudjEuQXR0YWNoVm9sdW1lUmVxdWVzdBooLmFnZW50bGFiLnJ1bm5lci52MS5BdHRhY2hWb2x1bWVSZXNwb25zZRJhCgxEZXRhY2hWb2x1bWUSJy5hZ2VudGxhYi5ydW5uZXIudjEuRGV0YWNoVm9sdW1lUmVxdWVzdBooLmFnZW50bGFiLnJ1bm5lci52MS5EZXRhY2hWb2x1bWVSZXNwb25zZRJhCgxEZWxldGVWb2x1bWUSJy5hZ2VudGxhYi5ydW5uZXIudjEuRGVsZXRlVm9sdW1lUmVxdWVzdBooLmFnZW50bGFiLnJ1bm5lci52MS5EZWxldGVWb2x1bWVSZXNwb25zZRJtChBWYWxpZGF0ZVRlbXBsYXRlEisuYWdlbnRsYWIucnVubmVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXF1ZXN0GiwuYWdlbnRsYWIucnVubmVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Vm is what the runner knows of one VM.
@@ -390,6 +390,14 @@ export type StartVmRequest = Message<"agentlab.runner.v1.StartVmRequest"> & {
    * @generated from field: int32 vmid = 2;
    */
   vmid: number;
+
+  /**
+   * Once the VM runs, also wait (within the call's deadline) for the guest's address, as WaitGuestIp
+   * does, and return it: one round trip instead of two when the caller needs the address next.
+   *
+   * @generated from field: bool wait_guest_ip = 3;
+   */
+  waitGuestIp: boolean;
 };
 
 /**
@@ -400,11 +408,18 @@ export const StartVmRequestSchema: GenMessage<StartVmRequest> = /*@__PURE__*/
   messageDesc(file_agentlab_runner_v1_runner_service, 8);
 
 /**
- * StartVmResponse is empty: the VM is running.
+ * StartVmResponse: the VM is running.
  *
  * @generated from message agentlab.runner.v1.StartVmResponse
  */
 export type StartVmResponse = Message<"agentlab.runner.v1.StartVmResponse"> & {
+  /**
+   * The guest's address when wait_guest_ip was set. Unset otherwise, and from a runner older than
+   * the field: a caller that finds it unset calls WaitGuestIp.
+   *
+   * @generated from field: agentlab.runner.v1.GuestAddress address = 1;
+   */
+  address?: GuestAddress | undefined;
 };
 
 /**
@@ -413,6 +428,41 @@ export type StartVmResponse = Message<"agentlab.runner.v1.StartVmResponse"> & {
  */
 export const StartVmResponseSchema: GenMessage<StartVmResponse> = /*@__PURE__*/
   messageDesc(file_agentlab_runner_v1_runner_service, 9);
+
+/**
+ * GuestAddress is where a guest is reached, as its agent reports it.
+ *
+ * @generated from message agentlab.runner.v1.GuestAddress
+ */
+export type GuestAddress = Message<"agentlab.runner.v1.GuestAddress"> & {
+  /**
+   * IPv4 address of the first NIC; "127.0.0.1" for local sandboxes.
+   *
+   * @generated from field: string ipv4 = 1;
+   */
+  ipv4: string;
+
+  /**
+   * Global IPv6 address of the first NIC, if any.
+   *
+   * @generated from field: string ipv6 = 2;
+   */
+  ipv6: string;
+
+  /**
+   * MAC of the first NIC; empty for local sandboxes.
+   *
+   * @generated from field: string mac = 3;
+   */
+  mac: string;
+};
+
+/**
+ * Describes the message agentlab.runner.v1.GuestAddress.
+ * Use `create(GuestAddressSchema)` to create a new message.
+ */
+export const GuestAddressSchema: GenMessage<GuestAddress> = /*@__PURE__*/
+  messageDesc(file_agentlab_runner_v1_runner_service, 10);
 
 /**
  * StopVmRequest names the VM to stop.
@@ -447,7 +497,7 @@ export type StopVmRequest = Message<"agentlab.runner.v1.StopVmRequest"> & {
  * Use `create(StopVmRequestSchema)` to create a new message.
  */
 export const StopVmRequestSchema: GenMessage<StopVmRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 10);
+  messageDesc(file_agentlab_runner_v1_runner_service, 11);
 
 /**
  * StopVmResponse is empty: the VM is stopped.
@@ -462,7 +512,7 @@ export type StopVmResponse = Message<"agentlab.runner.v1.StopVmResponse"> & {
  * Use `create(StopVmResponseSchema)` to create a new message.
  */
 export const StopVmResponseSchema: GenMessage<StopVmResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 11);
+  messageDesc(file_agentlab_runner_v1_runner_service, 12);
 
 /**
  * DestroyVmRequest names the VM to destroy.
@@ -497,7 +547,7 @@ export type DestroyVmRequest = Message<"agentlab.runner.v1.DestroyVmRequest"> & 
  * Use `create(DestroyVmRequestSchema)` to create a new message.
  */
 export const DestroyVmRequestSchema: GenMessage<DestroyVmRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 12);
+  messageDesc(file_agentlab_runner_v1_runner_service, 13);
 
 /**
  * DestroyVmResponse reports the outcome.
@@ -518,7 +568,7 @@ export type DestroyVmResponse = Message<"agentlab.runner.v1.DestroyVmResponse"> 
  * Use `create(DestroyVmResponseSchema)` to create a new message.
  */
 export const DestroyVmResponseSchema: GenMessage<DestroyVmResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 13);
+  messageDesc(file_agentlab_runner_v1_runner_service, 14);
 
 /**
  * GetVmStatusRequest names the VM.
@@ -539,7 +589,7 @@ export type GetVmStatusRequest = Message<"agentlab.runner.v1.GetVmStatusRequest"
  * Use `create(GetVmStatusRequestSchema)` to create a new message.
  */
 export const GetVmStatusRequestSchema: GenMessage<GetVmStatusRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 14);
+  messageDesc(file_agentlab_runner_v1_runner_service, 15);
 
 /**
  * GetVmStatusResponse returns it.
@@ -560,7 +610,7 @@ export type GetVmStatusResponse = Message<"agentlab.runner.v1.GetVmStatusRespons
  * Use `create(GetVmStatusResponseSchema)` to create a new message.
  */
 export const GetVmStatusResponseSchema: GenMessage<GetVmStatusResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 15);
+  messageDesc(file_agentlab_runner_v1_runner_service, 16);
 
 /**
  * WaitGuestIpRequest names the VM.
@@ -581,7 +631,7 @@ export type WaitGuestIpRequest = Message<"agentlab.runner.v1.WaitGuestIpRequest"
  * Use `create(WaitGuestIpRequestSchema)` to create a new message.
  */
 export const WaitGuestIpRequestSchema: GenMessage<WaitGuestIpRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 16);
+  messageDesc(file_agentlab_runner_v1_runner_service, 17);
 
 /**
  * WaitGuestIpResponse returns the guest's addresses.
@@ -616,7 +666,7 @@ export type WaitGuestIpResponse = Message<"agentlab.runner.v1.WaitGuestIpRespons
  * Use `create(WaitGuestIpResponseSchema)` to create a new message.
  */
 export const WaitGuestIpResponseSchema: GenMessage<WaitGuestIpResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 17);
+  messageDesc(file_agentlab_runner_v1_runner_service, 18);
 
 /**
  * ListVmsRequest filters the list.
@@ -637,7 +687,7 @@ export type ListVmsRequest = Message<"agentlab.runner.v1.ListVmsRequest"> & {
  * Use `create(ListVmsRequestSchema)` to create a new message.
  */
 export const ListVmsRequestSchema: GenMessage<ListVmsRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 18);
+  messageDesc(file_agentlab_runner_v1_runner_service, 19);
 
 /**
  * ListVmsResponse lists VMs.
@@ -658,7 +708,7 @@ export type ListVmsResponse = Message<"agentlab.runner.v1.ListVmsResponse"> & {
  * Use `create(ListVmsResponseSchema)` to create a new message.
  */
 export const ListVmsResponseSchema: GenMessage<ListVmsResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 19);
+  messageDesc(file_agentlab_runner_v1_runner_service, 20);
 
 /**
  * CreateSnapshotRequest names the VM and snapshot.
@@ -693,7 +743,7 @@ export type CreateSnapshotRequest = Message<"agentlab.runner.v1.CreateSnapshotRe
  * Use `create(CreateSnapshotRequestSchema)` to create a new message.
  */
 export const CreateSnapshotRequestSchema: GenMessage<CreateSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 20);
+  messageDesc(file_agentlab_runner_v1_runner_service, 21);
 
 /**
  * CreateSnapshotResponse is empty: the snapshot exists.
@@ -708,7 +758,7 @@ export type CreateSnapshotResponse = Message<"agentlab.runner.v1.CreateSnapshotR
  * Use `create(CreateSnapshotResponseSchema)` to create a new message.
  */
 export const CreateSnapshotResponseSchema: GenMessage<CreateSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 21);
+  messageDesc(file_agentlab_runner_v1_runner_service, 22);
 
 /**
  * RollbackSnapshotRequest names the VM and snapshot.
@@ -743,7 +793,7 @@ export type RollbackSnapshotRequest = Message<"agentlab.runner.v1.RollbackSnapsh
  * Use `create(RollbackSnapshotRequestSchema)` to create a new message.
  */
 export const RollbackSnapshotRequestSchema: GenMessage<RollbackSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 22);
+  messageDesc(file_agentlab_runner_v1_runner_service, 23);
 
 /**
  * RollbackSnapshotResponse is empty: the VM is back at the snapshot, stopped.
@@ -758,7 +808,7 @@ export type RollbackSnapshotResponse = Message<"agentlab.runner.v1.RollbackSnaps
  * Use `create(RollbackSnapshotResponseSchema)` to create a new message.
  */
 export const RollbackSnapshotResponseSchema: GenMessage<RollbackSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 23);
+  messageDesc(file_agentlab_runner_v1_runner_service, 24);
 
 /**
  * DeleteSnapshotRequest names the VM and snapshot.
@@ -793,7 +843,7 @@ export type DeleteSnapshotRequest = Message<"agentlab.runner.v1.DeleteSnapshotRe
  * Use `create(DeleteSnapshotRequestSchema)` to create a new message.
  */
 export const DeleteSnapshotRequestSchema: GenMessage<DeleteSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 24);
+  messageDesc(file_agentlab_runner_v1_runner_service, 25);
 
 /**
  * DeleteSnapshotResponse is empty: the snapshot is gone.
@@ -808,7 +858,7 @@ export type DeleteSnapshotResponse = Message<"agentlab.runner.v1.DeleteSnapshotR
  * Use `create(DeleteSnapshotResponseSchema)` to create a new message.
  */
 export const DeleteSnapshotResponseSchema: GenMessage<DeleteSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 25);
+  messageDesc(file_agentlab_runner_v1_runner_service, 26);
 
 /**
  * CreateVolumeRequest describes the volume.
@@ -850,7 +900,7 @@ export type CreateVolumeRequest = Message<"agentlab.runner.v1.CreateVolumeReques
  * Use `create(CreateVolumeRequestSchema)` to create a new message.
  */
 export const CreateVolumeRequestSchema: GenMessage<CreateVolumeRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 26);
+  messageDesc(file_agentlab_runner_v1_runner_service, 27);
 
 /**
  * CreateVolumeResponse returns the volume id.
@@ -871,7 +921,7 @@ export type CreateVolumeResponse = Message<"agentlab.runner.v1.CreateVolumeRespo
  * Use `create(CreateVolumeResponseSchema)` to create a new message.
  */
 export const CreateVolumeResponseSchema: GenMessage<CreateVolumeResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 27);
+  messageDesc(file_agentlab_runner_v1_runner_service, 28);
 
 /**
  * AttachVolumeRequest names the VM, volume and slot.
@@ -913,7 +963,7 @@ export type AttachVolumeRequest = Message<"agentlab.runner.v1.AttachVolumeReques
  * Use `create(AttachVolumeRequestSchema)` to create a new message.
  */
 export const AttachVolumeRequestSchema: GenMessage<AttachVolumeRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 28);
+  messageDesc(file_agentlab_runner_v1_runner_service, 29);
 
 /**
  * AttachVolumeResponse is empty: the volume is attached.
@@ -928,7 +978,7 @@ export type AttachVolumeResponse = Message<"agentlab.runner.v1.AttachVolumeRespo
  * Use `create(AttachVolumeResponseSchema)` to create a new message.
  */
 export const AttachVolumeResponseSchema: GenMessage<AttachVolumeResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 29);
+  messageDesc(file_agentlab_runner_v1_runner_service, 30);
 
 /**
  * DetachVolumeRequest names the VM and slot.
@@ -963,7 +1013,7 @@ export type DetachVolumeRequest = Message<"agentlab.runner.v1.DetachVolumeReques
  * Use `create(DetachVolumeRequestSchema)` to create a new message.
  */
 export const DetachVolumeRequestSchema: GenMessage<DetachVolumeRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 30);
+  messageDesc(file_agentlab_runner_v1_runner_service, 31);
 
 /**
  * DetachVolumeResponse is empty: the slot is empty.
@@ -978,7 +1028,7 @@ export type DetachVolumeResponse = Message<"agentlab.runner.v1.DetachVolumeRespo
  * Use `create(DetachVolumeResponseSchema)` to create a new message.
  */
 export const DetachVolumeResponseSchema: GenMessage<DetachVolumeResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 31);
+  messageDesc(file_agentlab_runner_v1_runner_service, 32);
 
 /**
  * DeleteVolumeRequest names the volume.
@@ -1006,7 +1056,7 @@ export type DeleteVolumeRequest = Message<"agentlab.runner.v1.DeleteVolumeReques
  * Use `create(DeleteVolumeRequestSchema)` to create a new message.
  */
 export const DeleteVolumeRequestSchema: GenMessage<DeleteVolumeRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 32);
+  messageDesc(file_agentlab_runner_v1_runner_service, 33);
 
 /**
  * DeleteVolumeResponse is empty: the volume is gone.
@@ -1021,7 +1071,7 @@ export type DeleteVolumeResponse = Message<"agentlab.runner.v1.DeleteVolumeRespo
  * Use `create(DeleteVolumeResponseSchema)` to create a new message.
  */
 export const DeleteVolumeResponseSchema: GenMessage<DeleteVolumeResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 33);
+  messageDesc(file_agentlab_runner_v1_runner_service, 34);
 
 /**
  * ValidateTemplateRequest names the template.
@@ -1042,7 +1092,7 @@ export type ValidateTemplateRequest = Message<"agentlab.runner.v1.ValidateTempla
  * Use `create(ValidateTemplateRequestSchema)` to create a new message.
  */
 export const ValidateTemplateRequestSchema: GenMessage<ValidateTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 34);
+  messageDesc(file_agentlab_runner_v1_runner_service, 35);
 
 /**
  * ValidateTemplateResponse reports what is wrong, if anything.
@@ -1070,7 +1120,7 @@ export type ValidateTemplateResponse = Message<"agentlab.runner.v1.ValidateTempl
  * Use `create(ValidateTemplateResponseSchema)` to create a new message.
  */
 export const ValidateTemplateResponseSchema: GenMessage<ValidateTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_agentlab_runner_v1_runner_service, 35);
+  messageDesc(file_agentlab_runner_v1_runner_service, 36);
 
 /**
  * VmPowerState is a VM's power state as the hypervisor reports it.
@@ -1156,7 +1206,7 @@ export const RunnerService: GenService<{
     output: typeof ProvisionVmResponseSchema;
   },
   /**
-   * StartVm boots a VM.
+   * StartVm boots a VM; with wait_guest_ip it also waits for the guest's address, as WaitGuestIp.
    *
    * @generated from rpc agentlab.runner.v1.RunnerService.StartVm
    */
