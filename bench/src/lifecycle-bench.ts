@@ -1,12 +1,19 @@
 /**
  * Sandbox lifecycle throughput on a zero-delay Proxmox: N lifecycles (CreateSandbox waiting for
- * READY, then DestroySandbox) through control's CLI-facing Connect API on its Unix socket, ~8 at a
- * time, against a real agentlabd on the proxmox-api backend and pve-sim at --time-scale 0 (every
- * simulated duration is 0) with --keep-alive (connections reused, where pveproxy would often close
- * them: this measures AgentLab, not TLS handshakes), each in its own process. Prints lifecycles/s, create→READY p50/p99 and
- * the CPU share of the simulator and of agentlabd (utime+stime from /proc over the wall time).
+ * READY, then DestroySandbox) through control's CLI-facing Connect API on its Unix socket, a fixed
+ * number at a time, against a real agentlabd on the proxmox-api backend and pve-sim at
+ * --time-scale 0 (every simulated duration is 0) with --keep-alive (connections reused, where
+ * pveproxy would often close them: this measures AgentLab, not TLS handshakes), each in its own
+ * process. Prints lifecycles/s, create→READY p50/p99 and the CPU share of the simulator, of
+ * agentlabd and of this client (utime+stime from /proc over the wall time).
  *
- *   npm run bench:lifecycle -w bench -- [lifecycles=200] [concurrency=8]
+ *   npm run bench:lifecycle -w bench -- [lifecycles=1000] [concurrency=5]
+ *
+ * Throughput and latency trade through the concurrency (Little's law: lifecycles in flight =
+ * lifecycles/s × seconds each): more at a time fills the two cores, and each lifecycle then waits
+ * for a core at every hop. The default, 5, is where both goals are meant to hold at once; run 1, 4
+ * and 8 to see the curve. A thousand lifecycles after a warm-up of WARMUP measure the steady
+ * state: a short run mostly measures V8 still compiling.
  *
  * LIFECYCLE_PHASES=1 (diagnostic) also prints where a lifecycle's wall time goes (lifecycle-phases.ts).
  * LIFECYCLE_POLL_MS=n (diagnostic): control uses a runner in this process whose polls start at n ms
@@ -25,9 +32,19 @@ import { type LifecycleTimes, printPhases } from "./lifecycle-phases.js";
 import { cpuSeconds, simRequestLog, startAgentlabd, startPveSim, threadCpuSeconds } from "./lifecycle-processes.js";
 import { percentile, printTable } from "./lifecycle-stats.js";
 
-const LIFECYCLES = Number(process.argv[2] ?? 200);
-const CONCURRENCY = Number(process.argv[3] ?? 8);
-const WARMUP = 16;
+const LIFECYCLES = Number(process.argv[2] ?? 1000);
+const CONCURRENCY = Number(process.argv[3] ?? 5);
+const WARMUP = 100;
+for (const [name, value] of [
+  ["lifecycles", LIFECYCLES],
+  ["concurrency", CONCURRENCY],
+] as const) {
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`bench:lifecycle: ${name} must be a whole number ≥ 1, got ${value}\n`);
+    process.stderr.write("usage: npm run bench:lifecycle -w @agentlab/bench -- [lifecycles=1000] [concurrency=5]\n");
+    process.exit(2);
+  }
+}
 const POLL_MS = process.env.LIFECYCLE_POLL_MS ? Number(process.env.LIFECYCLE_POLL_MS) : undefined;
 
 const PROFILE = `name: bench

@@ -82,7 +82,10 @@ describe("sandbox lifecycle through control and a real local runner", () => {
     };
     for (const [interceptors, expected] of [
       [[counting], ["ProvisionVm", "StartVm"]],
-      [[counting, older], ["ProvisionVm", "StartVm", "WaitGuestIp"]],
+      [
+        [counting, older],
+        ["ProvisionVm", "StartVm", "WaitGuestIp"],
+      ],
     ] as const) {
       const harness = await startControlHarness({ runnerInterceptors: [...interceptors] });
       try {
