@@ -155,6 +155,15 @@ describe.each(KINDS)("Proxmox %s backend: ownership from status/current", (kind)
     expect(h.sim.state.vms.get(311)?.runState).toBe("running");
   });
 
+  it("a clone refused for a taken VMID removes the snippet it wrote meanwhile, and no other of that VMID", async () => {
+    h.sim.seedVm({ vmid: 322, name: "someone-elses", config: { tags: "prod" } });
+    const theirs = "agentlab-322-0123456789abcdef.yaml";
+    writeFileSync(path.join(h.snippetsDir, theirs), "#cloud-config\n");
+    const err = (await backend.provision(ctx(), spec(322)).catch((e: unknown) => e)) as { kind: string };
+    expect(err.kind).toBe("already_exists");
+    expect(readdirSync(h.snippetsDir).filter((f) => f.startsWith("agentlab-322-"))).toEqual([theirs]);
+  });
+
   it("destroy removes the VM's own snippets only, even when its cicustom names another VM's", async () => {
     await backend.provision(ctx(), spec(320));
     await backend.provision(ctx(), spec(321));

@@ -1,3 +1,4 @@
+import { promises as fs } from "node:fs";
 import type { CallContext, ProvisionSpec, VmInfo } from "../../backend.js";
 import { BackendError, isBackendError } from "../../backend-errors.js";
 import { checkDeadline, retryOnKinds, sleepWithinDeadline } from "./backoff.js";
@@ -252,9 +253,52 @@ async function cleanupFailedProvision(core: ProxmoxCore, ctx: CallContext, vmid:
  */
 export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: ProvisionSpec): Promise<VmInfo> {
   const templateVmid = validateProvisionSpec(core, ctx, spec);
-  // No "is the VMID free?" read first: Proxmox refuses a clone onto an existing VMID under the
-  // target's flock (`config file already exists`), which a read before it could only race with.
-  // cloneVm then looks at who holds it: a retry of this very request resumes its own clone.
+  // The snippet depends on the request alone, so it is written while the clone runs instead of
+  // after it. Until the VM is ours, a failure removes this one file and no other snippet of the
+  // VMID: a VMID someone else holds may have theirs.
+  const snippetWrite = writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
+  snippetWrite.catch(() => undefined); // awaited below, where a failure to write it surfaces
+  try {
+    await cloneFromTemplate(core, ctx, spec, templateVmid);
+  } catch (err) {
+    await snippetWrite.then((snippet) => fs.unlink(snippet.filePath)).catch(() => undefined);
+    throw err;
+  }
+  try {
+    const settled = await waitCloneSettled(core, ctx, spec.vmid, templateVmid);
+    if (!settled)
+      throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, {
+        vmid: spec.vmid,
+      });
+    // A previous, interrupted attempt's file is left to destroy, which removes every snippet of the
+    // VMID: scanning the directory here too would cost every provision a readdir for a rare case.
+    const snippet = await snippetWrite;
+    // The settled config was read just now; nothing of ours changed it since (no second GET).
+    const written = await configureVm(core, ctx, spec, snippet, settled);
+    if (spec.network.firewallGroup !== undefined) {
+      await applyFirewallGroup(core, ctx, spec.vmid, spec.network.firewallGroup);
+    }
+    await resizeIfAsked(core, ctx, spec, settled);
+    core.firstBoot.remember(spec.vmid, bootFactsOf({ ...settled, ...written }));
+    return { vmid: spec.vmid, name: spec.name, state: "stopped", owned: true, tags: parseTags(written.tags) };
+  } catch (err) {
+    await cleanupFailedProvision(core, ctx, spec.vmid);
+    throw err;
+  }
+}
+
+/**
+ * Clones the template onto the VMID under the template storage's clone slot, or finds this request's
+ * own earlier clone. No "is the VMID free?" read first: Proxmox refuses a clone onto an existing
+ * VMID under the target's flock (`config file already exists`), which a read before it could only
+ * race with; cloneVm then looks at who holds it, and a retry of this very request resumes its clone.
+ */
+async function cloneFromTemplate(
+  core: ProxmoxCore,
+  ctx: CallContext,
+  spec: ProvisionSpec,
+  templateVmid: number,
+): Promise<void> {
   const template = await core.templates.get(core, ctx, templateVmid);
   if (!template) {
     // A retry whose template vanished meanwhile may still find its own finished clone.
@@ -281,26 +325,5 @@ export async function provisionVm(core: ProxmoxCore, ctx: CallContext, spec: Pro
     } finally {
       release();
     }
-  }
-  try {
-    const settled = await waitCloneSettled(core, ctx, spec.vmid, templateVmid);
-    if (!settled)
-      throw new BackendError("task_failed", `VM ${spec.vmid} vanished right after its clone finished`, {
-        vmid: spec.vmid,
-      });
-    // A previous, interrupted attempt's file is left to destroy, which removes every snippet of the
-    // VMID: scanning the directory here too would cost every provision a readdir for a rare case.
-    const snippet = await writeSnippet(core.snippets, spec.vmid, spec.name, spec.bootstrapJson);
-    // The settled config was read just now; nothing of ours changed it since (no second GET).
-    const written = await configureVm(core, ctx, spec, snippet, settled);
-    if (spec.network.firewallGroup !== undefined) {
-      await applyFirewallGroup(core, ctx, spec.vmid, spec.network.firewallGroup);
-    }
-    await resizeIfAsked(core, ctx, spec, settled);
-    core.firstBoot.remember(spec.vmid, bootFactsOf({ ...settled, ...written }));
-    return { vmid: spec.vmid, name: spec.name, state: "stopped", owned: true, tags: parseTags(written.tags) };
-  } catch (err) {
-    await cleanupFailedProvision(core, ctx, spec.vmid);
-    throw err;
   }
 }
