@@ -13,16 +13,22 @@ export interface RequestLedger {
 interface Entry {
   vmid: number;
   promise: Promise<unknown>;
+  startedAt: number;
   settledAt?: number;
   failed?: boolean;
 }
 
 export function createRequestLedger(now: () => number, keepMs = 60 * 60 * 1000): RequestLedger {
+  // Insertion order is start order (a request run again is re-inserted), so pruning walks from the
+  // oldest and stops at the first request started within keepMs: one that recent cannot have
+  // settled before the cutoff. Each call costs the entries it removes plus those still running,
+  // not the whole hour's worth of provisions.
   const entries = new Map<string, Entry>();
 
   const prune = () => {
     const cutoff = now() - keepMs;
     for (const [id, entry] of entries) {
+      if (entry.startedAt >= cutoff) break;
       if (entry.settledAt !== undefined && entry.settledAt < cutoff) entries.delete(id);
     }
   };
@@ -44,7 +50,7 @@ export function createRequestLedger(now: () => number, keepMs = 60 * 60 * 1000):
         );
       }
       if (existing && !existing.failed) return existing.promise as Promise<T>;
-      const entry: Entry = { vmid, promise: Promise.resolve() };
+      const entry: Entry = { vmid, promise: Promise.resolve(), startedAt: now() };
       const promise = work().then(
         (value) => {
           entry.settledAt = now();
@@ -57,6 +63,7 @@ export function createRequestLedger(now: () => number, keepMs = 60 * 60 * 1000):
         },
       );
       entry.promise = promise;
+      entries.delete(requestId); // a failed request run again moves to the end, in start order
       entries.set(requestId, entry);
       return promise;
     },
