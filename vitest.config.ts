@@ -2,7 +2,11 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{packages,services,clients,guest,tools,bench}/*/{src,test}/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "{packages,services,clients,guest,tools,bench}/*/{src,test}/**/*.test.ts",
+      "bench/{src,test}/**/*.test.ts",
+      "test/**/*.test.ts",
+    ],
     environment: "node",
     // Native addons (better-sqlite3), http2 servers and namespaces are happiest in child processes.
     pool: "forks",

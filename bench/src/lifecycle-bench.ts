@@ -24,9 +24,14 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { SandboxService, SandboxState } from "@agentlab/api";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import {
+  type CreateSandboxRequestSchema,
+  type DestroySandboxRequestSchema,
+  SandboxService,
+  SandboxState,
+} from "@agentlab/api";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { connectUnaryClient } from "./connect-unary-client.js";
 import { startFastPollRunner } from "./lifecycle-fast-runner.js";
 import { type LifecycleTimes, printPhases } from "./lifecycle-phases.js";
 import { cpuSeconds, simRequestLog, startAgentlabd, startPveSim, threadCpuSeconds } from "./lifecycle-processes.js";
@@ -129,15 +134,16 @@ async function main(): Promise<void> {
     const daemon = await startAgentlabd(configPath, join(runDir, "artifacts.sock"));
     stops.push(() => daemon.stop());
 
-    const socketPath = join(runDir, "agentlabd.sock");
-    // The Connect protocol, which control serves beside gRPC on the same socket: in Connect-ES a
-    // unary call costs the client less CPU with it, and this client shares the two cores it measures.
-    const transport = createConnectTransport({
-      httpVersion: "2",
-      baseUrl: "http://localhost",
-      nodeOptions: { createConnection: () => net.connect(socketPath) },
-    });
-    const sandboxes = createClient(SandboxService, transport);
+    // The Connect protocol, which control serves beside gRPC on the same socket, from a client
+    // that costs this machine's two cores as little as possible (connect-unary-client.ts).
+    const client = connectUnaryClient(join(runDir, "agentlabd.sock"));
+    stops.push(() => client.close());
+    const sandboxes = {
+      createSandbox: (input: MessageInitShape<typeof CreateSandboxRequestSchema>) =>
+        client.call(SandboxService.method.createSandbox, input),
+      destroySandbox: (input: MessageInitShape<typeof DestroySandboxRequestSchema>) =>
+        client.call(SandboxService.method.destroySandbox, input),
+    };
 
     const times: LifecycleTimes[] = [];
     const lifecycle = async (): Promise<number> => {
