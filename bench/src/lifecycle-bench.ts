@@ -7,12 +7,12 @@
  * process. Prints lifecycles/s, create→READY p50/p99 and the CPU share of the simulator, of
  * agentlabd and of this client (utime+stime from /proc over the wall time).
  *
- *   npm run bench:lifecycle -w bench -- [lifecycles=1000] [concurrency=5]
+ *   npm run bench:lifecycle -w bench -- [lifecycles=1000] [concurrency=4]
  *
  * Throughput and latency trade through the concurrency (Little's law: lifecycles in flight =
  * lifecycles/s × seconds each): more at a time fills the two cores, and each lifecycle then waits
- * for a core at every hop. The default, 5, is where both goals are meant to hold at once; run 1, 4
- * and 8 to see the curve. A thousand lifecycles after a warm-up of WARMUP measure the steady
+ * for a core at every hop. The default, 4, is where both goals hold at once with room on each
+ * side (docs/benchmarks.md has the curve from 1 to 8). A thousand lifecycles after a warm-up of WARMUP measure the steady
  * state: a short run mostly measures V8 still compiling.
  *
  * LIFECYCLE_PHASES=1 (diagnostic) also prints where a lifecycle's wall time goes (lifecycle-phases.ts).
@@ -38,7 +38,7 @@ import { cpuSeconds, simRequestLog, startAgentlabd, startPveSim, threadCpuSecond
 import { percentile, printTable } from "./lifecycle-stats.js";
 
 const LIFECYCLES = Number(process.argv[2] ?? 1000);
-const CONCURRENCY = Number(process.argv[3] ?? 5);
+const CONCURRENCY = Number(process.argv[3] ?? 4);
 const WARMUP = 100;
 for (const [name, value] of [
   ["lifecycles", LIFECYCLES],
@@ -46,7 +46,7 @@ for (const [name, value] of [
 ] as const) {
   if (!Number.isInteger(value) || value < 1) {
     process.stderr.write(`bench:lifecycle: ${name} must be a whole number ≥ 1, got ${value}\n`);
-    process.stderr.write("usage: npm run bench:lifecycle -w @agentlab/bench -- [lifecycles=1000] [concurrency=5]\n");
+    process.stderr.write("usage: npm run bench:lifecycle -w @agentlab/bench -- [lifecycles=1000] [concurrency=4]\n");
     process.exit(2);
   }
 }
