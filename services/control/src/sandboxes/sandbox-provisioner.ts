@@ -1,8 +1,8 @@
 /**
  * Brings a REQUESTED sandbox up through its runner: PROVISIONING (clone, configure, bootstrap data)
- * → BOOTING (start, wait for the guest's address: one call, vm-boot.ts) → READY. Every step has a deadline and leaves an
- * event. On failure the sandbox ends FAILED with the reason, and only what we created is destroyed
- * (a VMID the hypervisor already had is left alone and skipped).
+ * → BOOTING (start, then wait for the guest's address, in one call: vm-boot.ts) → READY. Every step
+ * has a deadline and leaves an event. On failure the sandbox ends FAILED with the reason, and only
+ * what we created is destroyed (a VMID the hypervisor already had is left alone and skipped).
  */
 
 import { NetworkSpecSchema, type ProvisionVmRequestSchema } from "@agentlab/api";
