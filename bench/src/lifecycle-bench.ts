@@ -12,8 +12,8 @@
  * Throughput and latency trade through the concurrency (Little's law: lifecycles in flight =
  * lifecycles/s × seconds each): more at a time fills the two cores, and each lifecycle then waits
  * for a core at every hop. The default, 4, is where both goals hold at once with room on each
- * side (docs/benchmarks.md has the curve from 1 to 8). A thousand lifecycles after a warm-up of WARMUP measure the steady
- * state: a short run mostly measures V8 still compiling.
+ * side (docs/benchmarks.md has the curve from 1 to 8). A thousand lifecycles after a warm-up of
+ * WARMUP measure the steady state: a short run mostly measures V8 still compiling.
  *
  * LIFECYCLE_PHASES=1 (diagnostic) also prints where a lifecycle's wall time goes (lifecycle-phases.ts).
  * LIFECYCLE_POLL_MS=n (diagnostic): control uses a runner in this process whose polls start at n ms
@@ -24,13 +24,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import {
-  type CreateSandboxRequestSchema,
-  type DestroySandboxRequestSchema,
-  SandboxService,
-  SandboxState,
-} from "@agentlab/api";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { SandboxService, SandboxState } from "@agentlab/api";
 import { connectUnaryClient } from "./connect-unary-client.js";
 import { startFastPollRunner } from "./lifecycle-fast-runner.js";
 import { type LifecycleTimes, printPhases } from "./lifecycle-phases.js";
@@ -138,22 +132,18 @@ async function main(): Promise<void> {
     // that costs this machine's two cores as little as possible (connect-unary-client.ts).
     const client = connectUnaryClient(join(runDir, "agentlabd.sock"));
     stops.push(() => client.close());
-    const sandboxes = {
-      createSandbox: (input: MessageInitShape<typeof CreateSandboxRequestSchema>) =>
-        client.call(SandboxService.method.createSandbox, input),
-      destroySandbox: (input: MessageInitShape<typeof DestroySandboxRequestSchema>) =>
-        client.call(SandboxService.method.destroySandbox, input),
-    };
 
     const times: LifecycleTimes[] = [];
     const lifecycle = async (): Promise<number> => {
       const created = Date.now();
       const started = performance.now();
-      const { sandbox } = await sandboxes.createSandbox({ profile: "bench", wait: true });
+      const { sandbox } = await client.call(SandboxService.method.createSandbox, { profile: "bench", wait: true });
       const readyMs = performance.now() - started;
       const ready = Date.now();
       if (sandbox?.state !== SandboxState.READY) throw new Error(`sandbox ${sandbox?.vmid} ended ${sandbox?.state}`);
-      await sandboxes.destroySandbox({ sandbox: { selector: { case: "vmid", value: sandbox.vmid } } });
+      await client.call(SandboxService.method.destroySandbox, {
+        sandbox: { selector: { case: "vmid", value: sandbox.vmid } },
+      });
       times.push({ vmid: sandbox.vmid, created, ready, destroying: ready, destroyed: Date.now() });
       return readyMs;
     };

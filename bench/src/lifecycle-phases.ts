@@ -4,6 +4,7 @@
  * and got its answer. The gap before each request of a lifecycle is the time AgentLab spent between
  * two Proxmox requests — its own work, queueing, and sleeps between task polls.
  */
+import type { RequestLogEntry } from "@agentlab/pve-sim";
 import { percentile } from "./lifecycle-stats.js";
 
 export interface LifecycleTimes {
@@ -15,15 +16,8 @@ export interface LifecycleTimes {
   destroyed: number;
 }
 
-export interface LoggedRequest {
-  time: number;
-  method: string;
-  path: string;
-  params?: Record<string, unknown>;
-}
-
 /** A short name for a request: "POST clone", "GET config", "GET task qmstart", … */
-function stepOf(r: LoggedRequest): string {
+function stepOf(r: RequestLogEntry): string {
   const task = /\/tasks\/[^/]*%3A(qm\w+)%3A/.exec(r.path);
   if (task) return `poll ${task[1]}`;
   const tail = r.path.replace(/^\/nodes\/[^/]+\/qemu\/\d+\/?/, "") || "(vm)";
@@ -34,14 +28,14 @@ function stepOf(r: LoggedRequest): string {
  * The requests of one VM, in arrival order. A clone's own polls name the template in their UPID and
  * cannot be told apart from concurrent clones' polls: the gap after the clone covers them.
  */
-function requestsOf(vmid: number, log: LoggedRequest[]): LoggedRequest[] {
+function requestsOf(vmid: number, log: RequestLogEntry[]): RequestLogEntry[] {
   const own = new RegExp(`/qemu/${vmid}(/|$)|%3A${vmid}%3A`);
   return log.filter(
-    (r) => own.test(r.path) || (r.method === "POST" && r.path.endsWith("/clone") && Number(r.params?.newid) === vmid),
+    (r) => own.test(r.path) || (r.method === "POST" && r.path.endsWith("/clone") && Number(r.params.newid) === vmid),
   );
 }
 
-export function printPhases(lifecycles: LifecycleTimes[], log: LoggedRequest[]): void {
+export function printPhases(lifecycles: LifecycleTimes[], log: RequestLogEntry[]): void {
   const gaps = new Map<string, number[]>();
   const add = (name: string, ms: number) => gaps.set(name, [...(gaps.get(name) ?? []), ms]);
   for (const l of lifecycles) {

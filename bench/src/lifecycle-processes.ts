@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { createInterface } from "node:readline";
+import type { RequestLogEntry } from "@agentlab/pve-sim";
 
 const root = new URL("../../", import.meta.url).pathname;
 export const PVE_SIM_BIN = `${root}tools/pve-sim/bin/pve-sim.mjs`;
@@ -21,9 +22,7 @@ export interface SimInfo {
 }
 
 /** Every request the simulator answered (GET /__sim/requests), its certificate pinned by fingerprint. */
-export function simRequestLog(
-  info: SimInfo,
-): Promise<Array<{ time: number; method: string; path: string; params?: Record<string, unknown> }>> {
+export function simRequestLog(info: SimInfo): Promise<RequestLogEntry[]> {
   const url = new URL("/__sim/requests", info.url);
   const pinned = info.fingerprint.toUpperCase();
   return new Promise((resolve, reject) => {
