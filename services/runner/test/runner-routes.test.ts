@@ -58,6 +58,9 @@ describe("RunnerService routes over a real local backend", () => {
   };
   let counter = 0;
   const rid = () => `routes-test-${++counter}`;
+  /** A sandbox for a test that is about something else. */
+  const provision = (vmid: number, name: string) =>
+    client.provisionVm({ requestId: rid(), vmid, name, bootstrapJson: "{}", ownerTag: OWNER_TAG });
 
   beforeAll(() => {
     seen.length = 0;
@@ -111,16 +114,9 @@ describe("RunnerService routes over a real local backend", () => {
   });
 
   it("StartVm with wait_guest_ip starts the VM and answers with its address, within one deadline", async () => {
-    await client.provisionVm({
-      requestId: rid(),
-      vmid: 4104,
-      name: "routes-boot",
-      network: { localMode: "none" },
-      bootstrapJson: JSON.stringify({ vmid: 4104 }),
-      ownerTag: OWNER_TAG,
-    });
+    await provision(4106, "routes-boot");
     seen.length = 0;
-    const started = await client.startVm({ requestId: "boot-4104", vmid: 4104, waitGuestIp: true });
+    const started = await client.startVm({ requestId: "boot-4106", vmid: 4106, waitGuestIp: true });
     expect(started.address).toMatchObject({ ipv4: "127.0.0.1", ipv6: "", mac: "" });
     expect(seen.map((s) => s.method)).toEqual(["start", "waitGuestIp"]);
     // No deadline from the caller: starting and waiting get both calls' defaults, shared.
@@ -129,22 +125,16 @@ describe("RunnerService routes over a real local backend", () => {
 
     // A retry answers from the request-id cache; the same id without the flag is another request.
     seen.length = 0;
-    expect((await client.startVm({ requestId: "boot-4104", vmid: 4104, waitGuestIp: true })).address?.ipv4).toBe(
+    expect((await client.startVm({ requestId: "boot-4106", vmid: 4106, waitGuestIp: true })).address?.ipv4).toBe(
       "127.0.0.1",
     );
     expect(seen).toEqual([]);
-    await expectCode(client.startVm({ requestId: "boot-4104", vmid: 4104 }), Code.InvalidArgument);
-    await client.destroyVm({ requestId: rid(), vmid: 4104 });
+    await expectCode(client.startVm({ requestId: "boot-4106", vmid: 4106 }), Code.InvalidArgument);
+    await client.destroyVm({ requestId: rid(), vmid: 4106 });
   });
 
   it("creates, attaches, detaches and deletes a volume", async () => {
-    await client.provisionVm({
-      requestId: rid(),
-      vmid: 4102,
-      name: "routes-b",
-      bootstrapJson: "{}",
-      ownerTag: OWNER_TAG,
-    });
+    await provision(4102, "routes-b");
     const { volid } = await client.createVolume({ requestId: rid(), storage: "local", name: "ws-routes", sizeGb: 1 });
     expect(volid).toMatch(/ws-routes/);
     await client.attachVolume({ requestId: rid(), vmid: 4102, volid, slot: "scsi1" });
@@ -154,13 +144,7 @@ describe("RunnerService routes over a real local backend", () => {
   });
 
   it("maps the local backend's refusals: snapshots UNAVAILABLE, another owner's VM PERMISSION_DENIED", async () => {
-    await client.provisionVm({
-      requestId: rid(),
-      vmid: 4103,
-      name: "routes-c",
-      bootstrapJson: "{}",
-      ownerTag: OWNER_TAG,
-    });
+    await provision(4103, "routes-c");
     await expectCode(client.createSnapshot({ requestId: rid(), vmid: 4103, name: "s1" }), Code.Unavailable);
     await expectCode(client.rollbackSnapshot({ requestId: rid(), vmid: 4103, name: "s1" }), Code.Unavailable);
     await expectCode(client.deleteSnapshot({ requestId: rid(), vmid: 4103, name: "s1" }), Code.Unavailable);
